@@ -1,0 +1,91 @@
+/**
+ * One table of error classes with stable codes (undici's pattern).
+ *
+ * Every error mpvirt reports is an MpvirtError whose `code` is the name of
+ * libvirt's virErrorNumber (e.g. `VIR_ERR_XML_ERROR`), whose `number` and
+ * `domain` are libvirt's numeric values, and whose `message` is the full text
+ * in libvirt's wording (`XML error: …`). The wire protocol sends these three
+ * values as they are, so real virsh prints our messages verbatim.
+ */
+
+/** virErrorDomain values we use (libvirt's virterror.h). */
+export const ErrorDomain = {
+  NONE: 0,
+  RPC: 7,
+  CONF: 9,
+  QEMU: 10,
+  REMOTE: 13,
+  DOMAIN: 20,
+} as const;
+export type ErrorDomainName = keyof typeof ErrorDomain;
+
+interface ErrorKind {
+  /** libvirt's virErrorNumber */
+  readonly number: number;
+  /** how libvirt's virErrorMsg() prefixes the detail text */
+  readonly format: (detail: string) => string;
+}
+
+/** The codes mpvirt emits, with libvirt's numbers and message prefixes. */
+export const ErrorKinds = {
+  VIR_ERR_INTERNAL_ERROR: { number: 1, format: (d) => `internal error: ${d}` },
+  VIR_ERR_NO_SUPPORT: { number: 3, format: (d) => `this function is not supported by the connection driver: ${d}` },
+  VIR_ERR_INVALID_ARG: { number: 8, format: (d) => `invalid argument: ${d}` },
+  VIR_ERR_OPERATION_FAILED: { number: 9, format: (d) => `operation failed: ${d}` },
+  VIR_ERR_NO_NAME: { number: 21, format: (d) => (d ? `missing name information in ${d}` : 'missing name information') },
+  VIR_ERR_NO_TARGET: { number: 20, format: (d) => (d ? `missing target information for ${d}` : 'missing target information') },
+  VIR_ERR_XML_ERROR: { number: 27, format: (d) => `XML error: ${d}` },
+  VIR_ERR_XML_DETAIL: { number: 35, format: (d) => `XML error: ${d}` },
+  VIR_ERR_NO_DOMAIN: { number: 42, format: (d) => `Domain not found: ${d}` },
+  VIR_ERR_OPERATION_INVALID: { number: 55, format: (d) => `Requested operation is not valid: ${d}` },
+  VIR_ERR_CONFIG_UNSUPPORTED: { number: 67, format: (d) => `unsupported configuration: ${d}` },
+  VIR_ERR_OPERATION_TIMEOUT: { number: 68, format: (d) => `Timed out during operation: ${d}` },
+  VIR_ERR_XML_INVALID_SCHEMA: { number: 92, format: (d) => `XML document failed to validate against schema: ${d}` },
+} satisfies Record<string, ErrorKind>;
+export type ErrorCode = keyof typeof ErrorKinds;
+
+export interface ErrorDetails {
+  domain?: ErrorDomainName;
+  /** line and column of malformed input, 1-based */
+  line?: number;
+  column?: number;
+  /** the element or attribute the error is about, e.g. `/domain/devices/disk[2]/target/@dev` */
+  where?: string;
+  cause?: unknown;
+}
+
+export class MpvirtError extends Error {
+  override readonly name = 'MpvirtError';
+  readonly code: ErrorCode;
+  /** libvirt's virErrorNumber */
+  readonly number: number;
+  /** libvirt's virErrorDomain */
+  readonly domain: number;
+  /** the text after libvirt's prefix */
+  readonly detail: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly where?: string;
+
+  constructor(code: ErrorCode, detail: string, details: ErrorDetails = {}) {
+    const kind: ErrorKind = ErrorKinds[code];
+    super(kind.format(detail), details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.number = kind.number;
+    this.domain = ErrorDomain[details.domain ?? 'DOMAIN'];
+    this.detail = detail;
+    if (details.line !== undefined) this.line = details.line;
+    if (details.column !== undefined) this.column = details.column;
+    if (details.where !== undefined) this.where = details.where;
+  }
+}
+
+export function isMpvirtError(e: unknown, code?: ErrorCode): e is MpvirtError {
+  return e instanceof MpvirtError && (code === undefined || e.code === code);
+}
+
+/** Shorthands for the errors the XML layer raises most. */
+export const xmlError = (detail: string, details?: ErrorDetails): MpvirtError =>
+  new MpvirtError('VIR_ERR_XML_ERROR', detail, details);
+export const unsupportedConfig = (detail: string, details?: ErrorDetails): MpvirtError =>
+  new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', detail, details);
