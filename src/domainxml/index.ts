@@ -31,3 +31,5 @@ function validateAgainstSchema(_xml: string): void {
 export { formatDomainXml, domainToElement } from './format.js';
 export { validateDomainDef, validateDomainName } from './validate.js';
 export * from './model.js';
+export { findUnsupported, assertSupported } from './supported.js';
+export type { UnsupportedItem } from './supported.js';

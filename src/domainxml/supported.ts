@@ -1,0 +1,147 @@
+/**
+ * What mpvirt can run. The parser preserves everything; this module lists the
+ * preserved or typed content that would change the guest if mpvirt silently
+ * ignored it, so the driver can refuse it at define time
+ * (`unsupported configuration: …`) instead of booting a different machine.
+ *
+ * Content that only tunes the host side (security labels, cgroup tuning,
+ * foreign metadata) is harmless to ignore and accepted.
+ */
+import { unsupportedConfig } from '../errors.js';
+import type { DeviceDef, DomainDef, Extra } from './model.js';
+
+export interface UnsupportedItem {
+  /** where it is, e.g. `/domain/devices/hostdev` */
+  path: string;
+  /** why it cannot be run */
+  reason: string;
+}
+
+/** Top-level elements mpvirt may ignore without changing the guest. */
+const HARMLESS_TOP = new Set(['seclabel', 'resource', 'memtune', 'blkiotune', 'cputune', 'numatune', 'perf', 'on_lockfailure']);
+
+const SUPPORTED_FEATURES = new Set(['acpi', 'apic', 'pae', 'vmport', 'pmu', 'hap']);
+
+/** Child elements of typed elements that are harmless to ignore, per element. */
+const HARMLESS_CHILDREN: Readonly<Record<string, ReadonlySet<string>>> = {
+  disk: new Set(['iotune']),
+  cpu: new Set(['topology', 'feature']),
+  clock: new Set(['timer']),
+  memoryBacking: new Set(['hugepages', 'nosharepages', 'locked', 'discard', 'allocation']),
+  os: new Set(['bootmenu']),
+  controller: new Set(['driver']),
+  graphics: new Set(['listen']),
+  interface: new Set(),
+  serial: new Set(),
+  console: new Set(),
+  video: new Set(),
+  memballoon: new Set(['stats']),
+  input: new Set(),
+};
+
+/** Values the launch plan can build, per device kind. */
+const SUPPORTED: Readonly<Record<string, ReadonlySet<string>>> = {
+  domainType: new Set(['kvm', 'qemu']),
+  osType: new Set(['hvm']),
+  arch: new Set(['x86_64']),
+  diskDevice: new Set(['disk', 'cdrom']),
+  diskBus: new Set(['scsi', 'virtio', 'sata']),
+  diskFormat: new Set(['raw', 'qcow2']),
+  controller: new Set(['scsi', 'pci', 'usb', 'sata']),
+  scsiModel: new Set(['lsilogic', 'virtio-scsi']),
+  interface: new Set(['user', 'network']),
+  chardev: new Set(['pty', 'file', 'stdio', 'null', 'unix']),
+  graphics: new Set(['vnc']),
+  video: new Set(['none', 'vga', 'virtio']),
+  memballoon: new Set(['virtio', 'none']),
+};
+
+function extraChildren(owner: string, path: string, extra: Extra, out: UnsupportedItem[]): void {
+  const harmless = HARMLESS_CHILDREN[owner] ?? new Set<string>();
+  for (const c of extra.children) {
+    if (c.ns !== null || harmless.has(c.local)) continue;
+    out.push({ path: `${path}/${c.name}`, reason: `<${c.name}> in <${owner}> is not supported` });
+  }
+}
+
+function checkValue(set: keyof typeof SUPPORTED, value: string | undefined, path: string, what: string, out: UnsupportedItem[]): void {
+  if (value !== undefined && !SUPPORTED[set]!.has(value)) out.push({ path, reason: `${what} '${value}' is not supported` });
+}
+
+function checkDevice(d: DeviceDef, out: UnsupportedItem[]): void {
+  if (d.kind === 'raw') {
+    const type = d.element.attrs.find((a) => a.name === 'type')?.value;
+    out.push({
+      path: `/domain/devices/${d.element.name}`,
+      reason: `device <${d.element.name}${type ? ` type='${type}'` : ''}> is not supported`,
+    });
+    return;
+  }
+  const path = `/domain/devices/${d.kind}`;
+  switch (d.kind) {
+    case 'disk':
+      checkValue('diskDevice', d.device, path, 'disk device', out);
+      checkValue('diskBus', d.target.bus, `${path}/target`, 'disk bus', out);
+      checkValue('diskFormat', d.driver?.format, `${path}/driver`, 'disk format', out);
+      if (d.driver?.name !== undefined && d.driver.name !== 'qemu') out.push({ path: `${path}/driver`, reason: `disk driver '${d.driver.name}' is not supported` });
+      break;
+    case 'controller':
+      checkValue('controller', d.type, path, 'controller type', out);
+      if (d.type === 'scsi') checkValue('scsiModel', d.model, path, 'SCSI controller model', out);
+      break;
+    case 'interface':
+      checkValue('interface', d.type, path, 'interface type', out);
+      break;
+    case 'serial':
+    case 'console':
+      checkValue('chardev', d.type, path, `${d.kind} type`, out);
+      break;
+    case 'graphics':
+      checkValue('graphics', d.type, path, 'graphics type', out);
+      break;
+    case 'video':
+      checkValue('video', d.model, path, 'video model', out);
+      break;
+    case 'memballoon':
+      checkValue('memballoon', d.model, path, 'memballoon model', out);
+      break;
+    case 'input': {
+      const implicit = d.bus === 'ps2' && (d.type === 'mouse' || d.type === 'keyboard');
+      const tablet = d.type === 'tablet' && d.bus === 'usb';
+      if (!implicit && !tablet) out.push({ path, reason: `input device type '${d.type}'${d.bus ? ` on bus '${d.bus}'` : ''} is not supported` });
+      break;
+    }
+  }
+  extraChildren(d.kind, path, d.extra, out);
+}
+
+/** Everything in the definition mpvirt cannot run faithfully, in document order. */
+export function findUnsupported(def: DomainDef): UnsupportedItem[] {
+  const out: UnsupportedItem[] = [];
+  checkValue('domainType', def.type, '/domain/@type', 'domain type', out);
+  checkValue('osType', def.os.type, '/domain/os/type', 'OS type', out);
+  checkValue('arch', def.os.arch, '/domain/os/type/@arch', 'architecture', out);
+  extraChildren('os', '/domain/os', def.os.extra, out);
+  for (const t of def.extraTop) {
+    if (t.element.ns === null && HARMLESS_TOP.has(t.element.local)) continue;
+    out.push({ path: `/domain/${t.element.name}`, reason: `<${t.element.name}> is not supported` });
+  }
+  for (const f of def.features ?? []) {
+    if (f.ns === null && SUPPORTED_FEATURES.has(f.local)) continue;
+    out.push({ path: `/domain/features/${f.name}`, reason: `feature <${f.name}> is not supported` });
+  }
+  if (def.cpu) extraChildren('cpu', '/domain/cpu', def.cpu.extra, out);
+  if (def.clock) extraChildren('clock', '/domain/clock', def.clock.extra, out);
+  if (def.memoryBacking) extraChildren('memoryBacking', '/domain/memoryBacking', def.memoryBacking.extra, out);
+  for (const d of def.devices) checkDevice(d, out);
+  return out;
+}
+
+/** Refuse a definition with anything mpvirt cannot run, naming the first such element. */
+export function assertSupported(def: DomainDef): void {
+  const items = findUnsupported(def);
+  const first = items[0];
+  if (!first) return;
+  const more = items.length > 1 ? ` (and ${items.length - 1} more: ${items.slice(1, 4).map((i) => i.path).join(', ')}${items.length > 4 ? ', …' : ''})` : '';
+  throw unsupportedConfig(`${first.reason} (${first.path})${more}`, { where: first.path });
+}

@@ -1,0 +1,65 @@
+// The parser keeps everything; findUnsupported/assertSupported name what would
+// change the guest if mpvirt ignored it, so define can refuse it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { assertSupported, findUnsupported, formatDomainXml, parseDomainXml } from '../../src/domainxml/index.js';
+import { fixturesDir } from './helpers.js';
+
+const base = (devices: string, extraTop = ''): string =>
+  `<domain type='kvm'><name>a</name><memory>65536</memory><os><type arch='x86_64' machine='q35'>hvm</type></os>${extraTop}<devices>${devices}</devices></domain>`;
+
+describe('findUnsupported', () => {
+  it('accepts the remote-lsilogic fixture as it is', () => {
+    const def = parseDomainXml(readFileSync(join(fixturesDir, 'valid', 'remote-lsilogic.xml'), 'utf8'));
+    expect(findUnsupported(def)).toEqual([]);
+    expect(() => assertSupported(def)).not.toThrow();
+  });
+
+  it('names a hostdev, keeps it in the model and in the output', () => {
+    const xml = base("<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='1' slot='0' function='0'/></source></hostdev>");
+    const def = parseDomainXml(xml);
+    expect(findUnsupported(def)).toEqual([
+      { path: '/domain/devices/hostdev', reason: "device <hostdev type='pci'> is not supported" },
+    ]);
+    expect(() => assertSupported(def)).toThrow(
+      "unsupported configuration: device <hostdev type='pci'> is not supported (/domain/devices/hostdev)",
+    );
+    expect(formatDomainXml(def)).toContain("<hostdev mode='subsystem' type='pci'>");
+  });
+
+  it('refuses qemu:commandline passthrough and a network disk, counting the rest', () => {
+    const xml = base(
+      "<disk type='network' device='disk'><source protocol='nbd' name='x'><host name='h'/></source><target dev='vda' bus='virtio'/></disk><watchdog model='i6300esb'/>",
+      "<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><qemu:arg value='-S'/></qemu:commandline>",
+    );
+    const def = parseDomainXml(xml);
+    const items = findUnsupported(def);
+    expect(items.map((i) => i.path)).toEqual(['/domain/qemu:commandline', '/domain/devices/disk', '/domain/devices/watchdog']);
+    expect(() => assertSupported(def)).toThrow(/\(and 2 more: \/domain\/devices\/disk, \/domain\/devices\/watchdog\)/);
+  });
+
+  it('accepts host-side tuning that does not change the guest', () => {
+    const def = parseDomainXml(base('', "<memtune><hard_limit unit='KiB'>1048576</hard_limit></memtune><seclabel type='none'/>"));
+    expect(findUnsupported(def)).toEqual([]);
+  });
+
+  it('names unsupported values of typed devices', () => {
+    const def = parseDomainXml(
+      base(
+        "<controller type='scsi' index='0' model='buslogic'/><graphics type='spice'/><disk type='file' device='floppy'><source file='/f.img'/><target dev='fda' bus='fdc'/></disk>",
+      ),
+    );
+    expect(findUnsupported(def).map((i) => i.reason)).toEqual([
+      "SCSI controller model 'buslogic' is not supported",
+      "graphics type 'spice' is not supported",
+      "disk device 'floppy' is not supported",
+      "disk bus 'fdc' is not supported",
+    ]);
+  });
+
+  it('names an unknown child inside a typed device', () => {
+    const def = parseDomainXml(base("<disk type='file' device='disk'><source file='/x.img'/><target dev='vda' bus='virtio'/><encryption format='luks'/></disk>"));
+    expect(findUnsupported(def)).toEqual([{ path: '/domain/devices/disk/encryption', reason: '<encryption> in <disk> is not supported' }]);
+  });
+});
