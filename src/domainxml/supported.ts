@@ -49,8 +49,13 @@ const SUPPORTED: Readonly<Record<string, ReadonlySet<string>>> = {
   diskFormat: new Set(['raw', 'qcow2']),
   controller: new Set(['scsi', 'pci', 'usb', 'sata']),
   scsiModel: new Set(['lsilogic', 'virtio-scsi']),
-  interface: new Set(['user', 'network']),
-  chardev: new Set(['pty', 'file', 'stdio', 'null', 'unix']),
+  // 'network' needs libvirt's network driver, which mpvirt does not have
+  interface: new Set(['user']),
+  nicModel: new Set(['virtio', 'e1000', 'e1000e', 'rtl8139']),
+  // 'stdio' would tie the guest's console to the daemon's own stdio
+  chardev: new Set(['pty', 'file', 'null', 'unix']),
+  pciModel: new Set(['pci-root', 'pcie-root', 'pcie-root-port', 'pcie-pci-bridge', 'pci-bridge']),
+  usbModel: new Set(['qemu-xhci', 'nec-xhci', 'piix3-uhci', 'none']),
   graphics: new Set(['vnc']),
   video: new Set(['none', 'vga', 'virtio']),
   memballoon: new Set(['virtio', 'none']),
@@ -88,13 +93,19 @@ function checkDevice(d: DeviceDef, out: UnsupportedItem[]): void {
     case 'controller':
       checkValue('controller', d.type, path, 'controller type', out);
       if (d.type === 'scsi') checkValue('scsiModel', d.model, path, 'SCSI controller model', out);
+      if (d.type === 'pci') checkValue('pciModel', d.model, path, 'PCI controller model', out);
+      if (d.type === 'usb') checkValue('usbModel', d.model, path, 'USB controller model', out);
       break;
     case 'interface':
       checkValue('interface', d.type, path, 'interface type', out);
+      checkValue('nicModel', d.model, `${path}/model`, 'interface model', out);
       break;
     case 'serial':
     case 'console':
       checkValue('chardev', d.type, path, `${d.kind} type`, out);
+      if (d.kind === 'console' && d.target?.type !== undefined && d.target.type !== 'serial') {
+        out.push({ path: `${path}/target`, reason: `console target type '${d.target.type}' is not supported` });
+      }
       break;
     case 'graphics':
       checkValue('graphics', d.type, path, 'graphics type', out);

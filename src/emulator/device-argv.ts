@@ -1,0 +1,206 @@
+/**
+ * argv fragments for devices, shared by the main and the remote QEMU: disks
+ * (-blockdev + a frontend), controllers, NICs, serial ports, display devices.
+ * Pure functions of the definition; every user string goes through JSON or
+ * escapeOptValue.
+ */
+import { unsupportedConfig } from '../errors.js';
+import type { ControllerDef, DiskDef, DomainDef } from '../domainxml/model.js';
+import { jsonArg, optList, type JsonValue } from './qemu-args.js';
+
+type Json = { [key: string]: JsonValue | undefined };
+
+/** Numeric field of an address (`unit='1'`, `slot='0x02'`). */
+function addressField(a: { fields: Array<readonly [string, string]> } | undefined, name: string): number | undefined {
+  const v = a?.fields.find(([k]) => k === name)?.[1];
+  return v === undefined ? undefined : Number(v);
+}
+
+/** `sdc` → 2, `vdaa` → 26: libvirt's disk-name index. */
+export function diskNameIndex(dev: string): number {
+  const m = /^(?:[shv]d|xvd|ub)([a-z]+)$/.exec(dev);
+  if (!m) return 0;
+  let idx = 0;
+  for (const ch of m[1]!) idx = idx * 26 + (ch.charCodeAt(0) - 96);
+  return idx - 1;
+}
+
+/** The QEMU id of a controller: its alias, or libvirt's generated name. */
+export function controllerId(c: ControllerDef, machineIsQ35: boolean): string {
+  if (c.alias !== undefined) return c.alias;
+  const i = c.index ?? 0;
+  switch (c.type) {
+    case 'usb': return i === 0 ? 'usb' : `usb${i}`;
+    case 'pci': return i === 0 ? (machineIsQ35 ? 'pcie.0' : 'pci.0') : `pci.${i}`;
+    case 'sata': return i === 0 && machineIsQ35 ? 'ide' : `sata${i}`;
+    default: return `${c.type}${i}`;
+  }
+}
+
+export function findController(def: DomainDef, type: string, index: number): ControllerDef | undefined {
+  return def.devices.find((d): d is ControllerDef => d.kind === 'controller' && d.type === type && (d.index ?? 0) === index);
+}
+
+/** Where a disk sits on its controller: explicit drive address, or derived from its name as libvirt does. */
+export function driveAddress(disk: DiskDef): { controller: number; bus: number; target: number; unit: number } {
+  const a = disk.address?.type === 'drive' ? disk.address : undefined;
+  return {
+    controller: addressField(a, 'controller') ?? 0,
+    bus: addressField(a, 'bus') ?? 0,
+    target: addressField(a, 'target') ?? 0,
+    unit: addressField(a, 'unit') ?? diskNameIndex(disk.target.dev),
+  };
+}
+
+export interface DiskArgs {
+  argv: string[];
+  /** node name of the format layer, absent for an empty cdrom */
+  nodeName?: string;
+  deviceId: string;
+}
+
+/**
+ * -blockdev for storage and format, then the frontend device. `n` numbers the
+ * disk's nodes (libvirt-N-storage / libvirt-N-format).
+ */
+export function diskArgs(def: DomainDef, disk: DiskDef, n: number, machineIsQ35: boolean): DiskArgs {
+  const argv: string[] = [];
+  let nodeName: string | undefined;
+  if (disk.source) {
+    const storage = `libvirt-${n}-storage`;
+    nodeName = `libvirt-${n}-format`;
+    argv.push('-blockdev', jsonArg({
+      driver: disk.type === 'block' ? 'host_device' : 'file',
+      filename: disk.source.path,
+      'node-name': storage,
+      'auto-read-only': true,
+      discard: 'unmap',
+    }));
+    argv.push('-blockdev', jsonArg({
+      'node-name': nodeName,
+      'read-only': disk.readonly,
+      driver: disk.driver?.format ?? 'raw',
+      file: storage,
+    }));
+  }
+  const cdrom = disk.device === 'cdrom';
+  const common: Json = {
+    drive: nodeName,
+    bootindex: disk.bootOrder,
+    serial: disk.serial,
+    'share-rw': disk.shareable ? true : undefined,
+  };
+  const bus = disk.target.bus ?? 'virtio';
+  let dev: Json;
+  let deviceId: string;
+  if (bus === 'scsi') {
+    const at = driveAddress(disk);
+    const ctrl = findController(def, 'scsi', at.controller);
+    const ctrlId = ctrl ? controllerId(ctrl, machineIsQ35) : `scsi${at.controller}`;
+    const lsi = !ctrl || ctrl.model === undefined || ctrl.model === 'lsilogic';
+    deviceId = disk.alias ?? (lsi ? `scsi${at.controller}-0-${at.unit}` : `scsi${at.controller}-${at.bus}-${at.target}-${at.unit}`);
+    // libvirt addresses lsi53c895a disks by unit alone; other HBAs by channel/target/lun
+    dev = lsi
+      ? { driver: cdrom ? 'scsi-cd' : 'scsi-hd', bus: `${ctrlId}.0`, 'scsi-id': at.unit, ...common, id: deviceId }
+      : { driver: cdrom ? 'scsi-cd' : 'scsi-hd', bus: `${ctrlId}.0`, channel: at.bus, 'scsi-id': at.target, lun: at.unit, ...common, id: deviceId };
+  } else if (bus === 'sata') {
+    const at = driveAddress(disk);
+    const ctrl = findController(def, 'sata', at.controller);
+    const ctrlId = ctrl ? controllerId(ctrl, machineIsQ35) : machineIsQ35 && at.controller === 0 ? 'ide' : `sata${at.controller}`;
+    deviceId = disk.alias ?? `sata${at.controller}-0-${at.unit}`;
+    dev = { driver: cdrom ? 'ide-cd' : 'ide-hd', bus: `${ctrlId}.${at.unit}`, ...common, id: deviceId };
+  } else if (bus === 'virtio') {
+    if (cdrom) throw unsupportedConfig(`disk '${disk.target.dev}': a cdrom cannot be on the virtio bus`);
+    deviceId = disk.alias ?? `virtio-disk${diskNameIndex(disk.target.dev)}`;
+    dev = { driver: 'virtio-blk-pci', ...pciPlacement(disk.address, machineIsQ35), ...common, id: deviceId };
+  } else {
+    throw unsupportedConfig(`disk bus '${bus}' is not supported`);
+  }
+  argv.push('-device', jsonArg(dev));
+  return { argv, ...(nodeName ? { nodeName } : {}), deviceId };
+}
+
+/** bus/addr for a device with an explicit `<address type='pci'>`; empty otherwise (QEMU picks). */
+export function pciPlacement(address: DiskDef['address'], machineIsQ35: boolean): Json {
+  if (!address || address.type !== 'pci') return {};
+  const bus = addressField(address, 'bus') ?? 0;
+  const slot = addressField(address, 'slot') ?? 0;
+  const fn = addressField(address, 'function') ?? 0;
+  return {
+    bus: bus === 0 ? (machineIsQ35 ? 'pcie.0' : 'pci.0') : `pci.${bus}`,
+    addr: fn === 0 ? `0x${slot.toString(16)}` : `0x${slot.toString(16)}.0x${fn.toString(16)}`,
+  };
+}
+
+const USB_MODELS: Readonly<Record<string, string>> = {
+  'qemu-xhci': 'qemu-xhci',
+  'nec-xhci': 'nec-usb-xhci',
+  'piix3-uhci': 'piix3-usb-uhci',
+};
+
+/** -device for a controller that QEMU does not provide by itself; [] for implicit ones. */
+export function controllerArgs(c: ControllerDef, machineIsQ35: boolean): string[] {
+  const id = controllerId(c, machineIsQ35);
+  const at = pciPlacement(c.address, machineIsQ35);
+  const i = c.index ?? 0;
+  const targetAttr = (name: string): number | undefined => {
+    const t = c.extra.children.find((x) => x.local === 'target');
+    const v = t?.attrs.find((a) => a.name === name)?.value;
+    return v === undefined ? undefined : Number(v);
+  };
+  switch (c.type) {
+    case 'scsi': {
+      const driver = c.model === 'virtio-scsi' ? 'virtio-scsi-pci' : 'lsi';
+      return ['-device', jsonArg({ driver, id, ...at })];
+    }
+    case 'usb': {
+      if (c.model === 'none') return [];
+      const driver = USB_MODELS[c.model ?? (machineIsQ35 ? 'qemu-xhci' : 'piix3-uhci')];
+      if (!driver) throw unsupportedConfig(`USB controller model '${c.model}' is not supported`);
+      return ['-device', jsonArg({ driver, id, ...at })];
+    }
+    case 'pci':
+      switch (c.model) {
+        case undefined:
+        case 'pci-root':
+        case 'pcie-root':
+          return [];
+        case 'pcie-root-port':
+          return ['-device', jsonArg({ driver: 'pcie-root-port', port: targetAttr('port') ?? 0x10 + i, chassis: targetAttr('chassis') ?? i, id, bus: 'pcie.0', ...at })];
+        case 'pcie-pci-bridge':
+          return ['-device', jsonArg({ driver: 'pcie-pci-bridge', id, bus: 'pcie.0', ...at })];
+        case 'pci-bridge':
+          return ['-device', jsonArg({ driver: 'pci-bridge', chassis_nr: targetAttr('chassisNr') ?? i, id, bus: 'pci.0', ...at })];
+        default:
+          throw unsupportedConfig(`PCI controller model '${c.model}' is not supported`);
+      }
+    case 'sata':
+      return i === 0 && machineIsQ35 ? [] : ['-device', jsonArg({ driver: 'ich9-ahci', id, ...at })];
+    default:
+      throw unsupportedConfig(`controller type '${c.type}' is not supported`);
+  }
+}
+
+/** -chardev options for a character device's backend. */
+export function chardevArg(type: string, id: string, source: Array<readonly [string, string]> | undefined): string {
+  const src = (k: string): string | undefined => source?.find(([n]) => n === k)?.[1];
+  switch (type) {
+    case 'pty':
+      return optList([['', 'pty'], ['id', id]]);
+    case 'null':
+      return optList([['', 'null'], ['id', id]]);
+    case 'file': {
+      const path = src('path');
+      if (path === undefined) throw unsupportedConfig(`character device '${id}' of type 'file' has no source path`);
+      return optList([['', 'file'], ['id', id], ['path', path], ['append', src('append') === 'on' ? true : undefined]]);
+    }
+    case 'unix': {
+      const path = src('path');
+      if (path === undefined) throw unsupportedConfig(`character device '${id}' of type 'unix' has no source path`);
+      const server = src('mode') !== 'connect';
+      return optList([['', 'socket'], ['id', id], ['path', path], ['server', server], ['wait', server ? false : undefined]]);
+    }
+    default:
+      throw unsupportedConfig(`character device type '${type}' is not supported`);
+  }
+}

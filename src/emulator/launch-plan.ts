@@ -1,0 +1,231 @@
+/**
+ * The multi-process launch plan: a pure function from a domain definition and
+ * the QEMU capabilities to the exact argv of every process and how they are
+ * linked. Nothing here touches the OS; the driver spawns what the plan says.
+ */
+import { MpvirtError, unsupportedConfig } from '../errors.js';
+import type { ControllerDef, DiskDef, DomainDef, InterfaceDef } from '../domainxml/model.js';
+import { hasMultiprocess, resolveMachine, type QemuCaps } from './caps.js';
+import { chardevArg, controllerArgs, diskArgs, pciPlacement } from './device-argv.js';
+import { jsonArg, MAX_UNIX_PATH_BYTES, optList } from './qemu-args.js';
+import { monitorArgs, remoteArgs, REMOTE_LINK_FD, SANDBOX_ARG } from './remote-argv.js';
+
+export interface LaunchPaths {
+  /** the domain's runtime directory (QMP sockets live here) */
+  runDir: string;
+  /** optional: SeaBIOS/firmware debug console output (isa-debugcon on port 0x402) */
+  firmwareLog?: string;
+}
+
+export interface RemotePlan {
+  rid: string;
+  /** user alias of the device, also its QEMU id on both sides */
+  alias: string;
+  binary: string;
+  argv: string[];
+  qmpPath: string;
+  /** fd number of the link socket in the remote */
+  linkFd: number;
+  /** fd number of the other end of the link in the main QEMU */
+  mainLinkFd: number;
+  /** target devs of the disks this process serves */
+  disks: string[];
+  onCrash: 'destroy' | 'preserve' | 'restart';
+}
+
+export interface MainPlan {
+  binary: string;
+  argv: string[];
+  qmpPath: string;
+}
+
+export interface LaunchPlan {
+  main: MainPlan;
+  remotes: RemotePlan[];
+}
+
+const BOOT_LETTERS: Readonly<Record<string, string>> = { hd: 'c', cdrom: 'd', network: 'n', fd: 'a' };
+const NIC_MODELS: Readonly<Record<string, string>> = { virtio: 'virtio-net-pci', e1000: 'e1000', e1000e: 'e1000e', rtl8139: 'rtl8139' };
+
+function checkSocketPath(path: string): string {
+  if (Buffer.byteLength(path) > MAX_UNIX_PATH_BYTES) {
+    throw unsupportedConfig(`monitor socket path '${path}' is longer than the ${MAX_UNIX_PATH_BYTES} bytes a UNIX socket allows`);
+  }
+  return path;
+}
+
+function machineOf(def: DomainDef, caps: QemuCaps): { name: string; q35: boolean } {
+  const requested = def.os.machine ?? 'q35';
+  const m = resolveMachine(caps, requested);
+  if (!m) throw unsupportedConfig(`Emulator '${caps.binary}' does not support machine type '${requested}'`);
+  return { name: m.name, q35: /q35/.test(m.name) };
+}
+
+function accelOf(def: DomainDef, caps: QemuCaps): string {
+  const accel = def.type === 'kvm' ? 'kvm' : def.type === 'qemu' ? 'tcg' : undefined;
+  if (accel === undefined || !caps.accelerators.includes(accel)) {
+    throw unsupportedConfig(`domain type '${def.type}' is not available with ${caps.binary}`);
+  }
+  return accel;
+}
+
+function cpuModel(def: DomainDef, accel: string): string {
+  const cpu = def.cpu;
+  if (cpu?.mode === 'host-passthrough' || cpu?.mode === 'host-model') return accel === 'kvm' ? 'host' : 'max';
+  return cpu?.model?.name || 'qemu64';
+}
+
+function displayArgs(def: DomainDef): string[] {
+  const g = def.devices.find((d) => d.kind === 'graphics');
+  if (!g || g.kind !== 'graphics') return ['-display', 'none'];
+  const listen = g.listen ?? '127.0.0.1';
+  const host = listen.includes(':') ? `[${listen}]` : listen;
+  // autoport: QEMU itself finds a free display between :0 and :99
+  const auto = g.port === undefined || g.port === -1 || g.autoport === 'yes';
+  const display = auto ? '0' : String((g.port ?? 5900) - 5900);
+  return ['-vnc', optList([['', `${host}:${display}`], ['to', auto ? 99 : undefined]])];
+}
+
+function nicArgs(nic: InterfaceDef, i: number, q35: boolean): string[] {
+  if (nic.type !== 'user') {
+    throw unsupportedConfig(`interface type '${nic.type}' needs a libvirt network driver, which mpvirt does not have; use <interface type='user'>`);
+  }
+  const driver = NIC_MODELS[nic.model ?? (q35 ? 'e1000e' : 'rtl8139')];
+  if (!driver) throw unsupportedConfig(`interface model '${nic.model}' is not supported`);
+  const netdev = `hostnet${i}`;
+  return [
+    '-netdev', jsonArg({ type: 'user', id: netdev }),
+    '-device', jsonArg({ driver, netdev, id: nic.alias ?? `net${i}`, mac: nic.mac, bootindex: nic.bootOrder, ...pciPlacement(nic.address, q35) }),
+  ];
+}
+
+function serialArgs(def: DomainDef): string[] {
+  const argv: string[] = [];
+  const serials = def.devices.filter((d) => d.kind === 'serial');
+  // A console on serial port 0 is the same port (libvirt's rule); otherwise it becomes one.
+  const consoles = def.devices.filter((d) => d.kind === 'console');
+  const ports = serials.length > 0 ? serials : consoles.slice(0, 1);
+  ports.forEach((s, i) => {
+    if (s.kind !== 'serial' && s.kind !== 'console') return;
+    if (s.kind === 'console' && s.target?.type !== undefined && s.target.type !== 'serial') {
+      throw unsupportedConfig(`console target type '${s.target.type}' is not supported`);
+    }
+    const port = s.kind === 'serial' ? (s.target?.port ?? i) : 0;
+    const id = `charserial${port}`;
+    argv.push('-chardev', chardevArg(s.type, id, s.source?.fields));
+    argv.push('-device', jsonArg({ driver: 'isa-serial', chardev: id, id: s.alias ?? `serial${port}`, index: port }));
+  });
+  return argv;
+}
+
+function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: string, remotes: RemotePlan[], diskNumbers: Map<DiskDef, number>): string[] {
+  const machine = machineOf(def, caps);
+  const accel = accelOf(def, caps);
+  const features = new Set((def.features ?? []).map((f) => f.local));
+  const vmportOff = (def.features ?? []).some((f) => f.local === 'vmport' && f.attrs.some((a) => a.name === 'state' && a.value === 'off'));
+  const memMiB = Math.ceil(def.memory.kib / 1024); // libvirt aligns guest RAM to 1 MiB on x86
+  const shared = remotes.length > 0 || def.memoryBacking?.source === 'memfd' || def.memoryBacking?.access === 'shared';
+  const vcpus = def.vcpu.current ?? def.vcpu.count;
+
+  const argv: string[] = [
+    '-name', optList([['guest', def.name], ['debug-threads', true]]),
+    '-S',
+    '-machine', optList([
+      ['', machine.name], ['usb', false], ['dump-guest-core', false], ['memory-backend', 'pc.ram'],
+      ['acpi', features.has('acpi') ? undefined : false], ['vmport', vmportOff ? false : undefined],
+    ]),
+    '-accel', accel,
+    '-cpu', optList([['', cpuModel(def, accel)]]),
+    '-m', String(memMiB),
+    '-object', jsonArg(
+      shared
+        ? { 'qom-type': 'memory-backend-memfd', id: 'pc.ram', share: true, size: memMiB * 1024 * 1024 }
+        : { 'qom-type': 'memory-backend-ram', id: 'pc.ram', size: memMiB * 1024 * 1024 },
+    ),
+    '-overcommit', 'mem-lock=off',
+    '-smp', optList([['', vcpus], ['maxcpus', def.vcpu.count !== vcpus ? def.vcpu.count : undefined], ['sockets', def.vcpu.count], ['cores', 1], ['threads', 1]]),
+    '-uuid', def.uuid,
+    ...displayArgs(def),
+    '-no-user-config',
+    '-nodefaults',
+    ...monitorArgs(qmpPath),
+    '-rtc', `base=${def.clock?.offset === 'localtime' ? 'localtime' : 'utc'}`,
+    '-no-shutdown',
+  ];
+  if (def.onReboot === 'destroy') argv.push('-no-reboot');
+  const bootDevs = def.os.boot.map((b) => BOOT_LETTERS[b]).filter((x): x is string => x !== undefined);
+  const perDeviceBoot = def.devices.some((d) => (d.kind === 'disk' || d.kind === 'interface') && d.bootOrder !== undefined);
+  argv.push('-boot', perDeviceBoot || bootDevs.length === 0 ? 'strict=on' : optList([['order', bootDevs.join('')], ['strict', true]]));
+  if (def.os.kernel !== undefined) argv.push('-kernel', def.os.kernel);
+  if (def.os.initrd !== undefined) argv.push('-initrd', def.os.initrd);
+  if (def.os.cmdline !== undefined) argv.push('-append', def.os.cmdline);
+
+  const remoteAliases = new Set(remotes.map((r) => r.alias));
+  for (const d of def.devices) {
+    if (d.kind === 'controller' && !remoteAliases.has(d.alias ?? '')) argv.push(...controllerArgs(d, machine.q35));
+  }
+  remotes.forEach((r, i) => {
+    // each proxy on its own hot-pluggable root port (q35) or the pc root bus
+    const bus = machine.q35 ? `mpvirt-rp-${r.rid}` : 'pci.0';
+    if (machine.q35) argv.push('-device', jsonArg({ driver: 'pcie-root-port', port: 0xe0 + i, chassis: 200 + i, id: bus, bus: 'pcie.0' }));
+    argv.push('-device', jsonArg({ driver: 'x-pci-proxy-dev', id: r.alias, fd: String(r.mainLinkFd), bus }));
+  });
+  const remoteDisks = new Set(remotes.flatMap((r) => r.disks));
+  for (const d of def.devices) {
+    if (d.kind === 'disk' && !remoteDisks.has(d.target.dev)) argv.push(...diskArgs(def, d, diskNumbers.get(d)!, machine.q35).argv);
+  }
+  def.devices.filter((d): d is InterfaceDef => d.kind === 'interface').forEach((nic, i) => argv.push(...nicArgs(nic, i, machine.q35)));
+  argv.push(...serialArgs(def));
+  for (const d of def.devices) {
+    if (d.kind === 'video' && d.model !== 'none') {
+      argv.push('-device', jsonArg({ driver: d.model === 'virtio' ? 'virtio-vga' : 'VGA', id: d.alias ?? 'video0', ...pciPlacement(d.address, machine.q35) }));
+    } else if (d.kind === 'memballoon' && d.model === 'virtio') {
+      argv.push('-device', jsonArg({ driver: 'virtio-balloon-pci', id: d.alias ?? 'balloon0', ...pciPlacement(d.address, machine.q35) }));
+    } else if (d.kind === 'input' && d.type === 'tablet') {
+      const usb = def.devices.find((c): c is ControllerDef => c.kind === 'controller' && c.type === 'usb' && c.model !== 'none');
+      if (!usb) throw unsupportedConfig("a USB tablet needs a USB controller (<controller type='usb'>)");
+      argv.push('-device', jsonArg({ driver: 'usb-tablet', id: d.alias ?? 'input0', bus: `${usb.alias ?? 'usb'}.0` }));
+    }
+  }
+  if (paths.firmwareLog !== undefined) {
+    argv.push('-chardev', optList([['', 'file'], ['id', 'charfirmware'], ['path', paths.firmwareLog]]));
+    argv.push('-device', jsonArg({ driver: 'isa-debugcon', iobase: 0x402, chardev: 'charfirmware' }));
+  }
+  if (caps.sandbox) argv.push('-sandbox', SANDBOX_ARG);
+  argv.push('-msg', 'timestamp=on');
+  return argv;
+}
+
+/** Build the launch plan. Throws MpvirtError for anything that cannot be launched. */
+export function buildLaunchPlan(def: DomainDef, caps: QemuCaps, paths: LaunchPaths): LaunchPlan {
+  const processes = def.metadata?.remote?.processes ?? [];
+  if (processes.length > 0 && !hasMultiprocess(caps)) {
+    throw unsupportedConfig(`${caps.binary} has no multi-process support (needs -machine x-remote)`);
+  }
+  const binary = def.emulator ?? caps.binary;
+  // disk node numbers follow document order, stable across both processes
+  const diskNumbers = new Map<DiskDef, number>();
+  def.devices.forEach((d) => {
+    if (d.kind === 'disk') diskNumbers.set(d, diskNumbers.size + 1);
+  });
+  const remotes: RemotePlan[] = processes.map((p, i) => {
+    const qmpPath = checkSocketPath(`${paths.runDir}/remote-${p.rid}.qmp`);
+    const r = remoteArgs(def, p, caps, qmpPath, diskNumbers);
+    return {
+      rid: p.rid,
+      alias: p.devices[0]!,
+      binary: p.emulator ?? binary,
+      argv: r.argv,
+      qmpPath,
+      linkFd: REMOTE_LINK_FD,
+      mainLinkFd: 3 + i,
+      disks: r.disks.map((d) => d.target.dev),
+      onCrash: p.onCrash ?? 'destroy',
+    };
+  });
+  if (remotes.some((r) => r.onCrash === 'restart')) {
+    throw new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', "on-crash action 'restart' is not supported yet");
+  }
+  const qmpPath = checkSocketPath(`${paths.runDir}/monitor.qmp`);
+  return { main: { binary, argv: mainArgs(def, caps, paths, qmpPath, remotes, diskNumbers), qmpPath }, remotes };
+}
