@@ -51,7 +51,14 @@ export interface ErrorDetails {
   column?: number;
   /** the element or attribute the error is about, e.g. `/domain/devices/disk[2]/target/@dev` */
   where?: string;
+  /** a QMP command error as QEMU sent it (`{"error":{"class":…,"desc":…}}`) */
+  qmp?: QmpErrorInfo;
   cause?: unknown;
+}
+
+export interface QmpErrorInfo {
+  readonly class: string;
+  readonly desc: string;
 }
 
 export class MpvirtError extends Error {
@@ -66,6 +73,7 @@ export class MpvirtError extends Error {
   readonly line?: number;
   readonly column?: number;
   readonly where?: string;
+  readonly qmp?: QmpErrorInfo;
 
   constructor(code: ErrorCode, detail: string, details: ErrorDetails = {}) {
     const kind: ErrorKind = ErrorKinds[code];
@@ -77,6 +85,7 @@ export class MpvirtError extends Error {
     if (details.line !== undefined) this.line = details.line;
     if (details.column !== undefined) this.column = details.column;
     if (details.where !== undefined) this.where = details.where;
+    if (details.qmp !== undefined) this.qmp = details.qmp;
   }
 }
 

@@ -10,6 +10,7 @@
  */
 import { DOMParser } from '@xmldom/xmldom';
 import { xmlError } from '../errors.js';
+import { prescanXml } from './prescan.js';
 
 export interface XAttr {
   /** qualified name as written, e.g. `unit` or `xmlns:mpq` */
@@ -51,10 +52,13 @@ export interface ParseLimits {
   maxBytes?: number;
   /** refuse element nesting deeper than this; default 128 */
   maxDepth?: number;
+  /** refuse documents with more elements than this; default 100,000 */
+  maxElements?: number;
 }
 
 export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MAX_DEPTH = 128;
+export const DEFAULT_MAX_ELEMENTS = 100_000;
 
 // Characters XML 1.0 allows (§2.2); everything else is refused, whether raw or
 // written as a character reference (xmldom accepts `&#1;`, libxml2 does not).
@@ -78,9 +82,11 @@ function lineColumnAt(text: string, index: number): { line: number; column: numb
 }
 
 /** Parse a document into an XElement tree, refusing anything hostile or malformed. */
-export function parseXmlDocument(text: string, limits: ParseLimits = {}): XElement {
+export function parseXmlDocument(input: string, limits: ParseLimits = {}): XElement {
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
+  // a byte-order mark is not part of the document (libxml2 skips it too)
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   // Cheap upper bound first so a huge string is never walked twice.
   if (text.length > maxBytes || Buffer.byteLength(text, 'utf8') > maxBytes) {
     throw xmlError(`document is larger than the limit of ${maxBytes} bytes`);
@@ -93,22 +99,22 @@ export function parseXmlDocument(text: string, limits: ParseLimits = {}): XEleme
       at,
     );
   }
-  const doctype = /<!DOCTYPE/i.exec(text);
-  if (doctype) {
-    const at = lineColumnAt(text, doctype.index);
-    throw xmlError(
-      `malformed XML at line ${at.line}, column ${at.column}: DOCTYPE declarations are not accepted (no DTDs or entities)`,
-      at,
-    );
-  }
+  if (text.trim() === '') throw xmlError('malformed XML at line 1, column 1: Document is empty', { line: 1, column: 1 });
+  // bounded depth/size, no DOCTYPE, well-formed references: before any tree is built
+  prescanXml(text, { maxDepth, maxElements: limits.maxElements ?? DEFAULT_MAX_ELEMENTS });
 
-  let firstProblem: string | undefined;
+  let firstProblem: { message: string; line?: number; column?: number } | undefined;
   const parser = new DOMParser({
     locator: true,
-    onError: (_level: string, message: string) => {
+    // XML 1.0 line ends only; xmldom's default also folds U+0085/U+2028 (XML 1.1 rules)
+    normalizeLineEndings: (s: string) => s.replace(/\r\n?/g, '\n'),
+    onError: (level: string, message: string, context?: { locator?: { lineNumber?: number; columnNumber?: number } }) => {
+      // U+FFFD is a valid character; xmldom only warns that it might be a decoding accident
+      if (level === 'warning' && /replacement character/i.test(message)) return;
       // xmldom recovers from many errors (undefined entities, unquoted
       // attributes); libvirt's libxml2 does not, and neither do we.
-      firstProblem ??= message;
+      const loc = context?.locator;
+      firstProblem ??= { message, ...(loc?.lineNumber ? { line: loc.lineNumber } : {}), ...(loc?.columnNumber ? { column: loc.columnNumber } : {}) };
     },
   });
   let doc: ReturnType<DOMParser['parseFromString']>;
@@ -123,8 +129,9 @@ export function parseXmlDocument(text: string, limits: ParseLimits = {}): XEleme
   }
   const root = doc.documentElement;
   if (firstProblem !== undefined || !root) {
-    const line = root ? (root as unknown as { lineNumber?: number }).lineNumber ?? 1 : 1;
-    throw xmlError(`malformed XML: ${firstProblem ?? 'missing root element'}`, { line });
+    const line = firstProblem?.line ?? 1;
+    const column = firstProblem?.column ?? 1;
+    throw xmlError(`malformed XML at line ${line}, column ${column}: ${firstProblem?.message ?? 'missing root element'}`, { line, column });
   }
   return convertElement(root as unknown as DomElementLike, maxDepth);
 }
@@ -141,6 +148,7 @@ interface DomElementLike extends DomNodeLike {
   localName: string | null;
   namespaceURI: string | null;
   lineNumber?: number;
+  columnNumber?: number;
   attributes: ArrayLike<{ name: string; namespaceURI: string | null; value: string; prefix: string | null }>;
 }
 interface DomPILike extends DomNodeLike {
@@ -153,6 +161,20 @@ const TEXT_NODE = 3;
 const CDATA_NODE = 4;
 const PI_NODE = 7;
 const COMMENT_NODE = 8;
+
+/**
+ * The raw text was checked before parsing; this catches characters that only
+ * appear after decoding, i.e. character references such as `&#1;` (which
+ * xmldom accepts and libxml2 refuses).
+ */
+function checkDecoded(value: string, node: { lineNumber?: number; columnNumber?: number }): void {
+  const bad = findInvalidXmlChar(value);
+  if (bad < 0) return;
+  const cp = (value.codePointAt(bad) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+  const line = node.lineNumber ?? 1;
+  const column = node.columnNumber ?? 1;
+  throw xmlError(`malformed XML at line ${line}, column ${column}: character reference to U+${cp} is not allowed in XML`, { line, column });
+}
 
 /** Iterative conversion: deep input cannot overflow the stack. */
 function convertElement(rootDom: DomElementLike, maxDepth: number): XElement {
@@ -169,6 +191,7 @@ function convertElement(rootDom: DomElementLike, maxDepth: number): XElement {
       // xmlns declarations carry the namespace URI in `value`; keep them as
       // plain attributes so prefixes survive a verbatim round trip.
       const isDecl = a.name === 'xmlns' || a.name.startsWith('xmlns:');
+      checkDecoded(a.value, f.dom);
       attrs.push({ name: a.name, ns: isDecl || !a.prefix ? null : a.namespaceURI, value: a.value });
     }
     const el: XElement = {
@@ -203,6 +226,7 @@ function convertElement(rootDom: DomElementLike, maxDepth: number): XElement {
         stack.push(mk(child as DomElementLike));
         break;
       case TEXT_NODE:
+        checkDecoded(child.nodeValue ?? '', child as DomNodeLike & { lineNumber?: number; columnNumber?: number });
         top.children.push({ kind: 'text', value: child.nodeValue ?? '' });
         break;
       case CDATA_NODE:

@@ -1,0 +1,339 @@
+/**
+ * Spawning QEMU processes: exact child fd numbers, detached sessions, capped logs, reaping.
+ *
+ * - No shell; `detached: true`, so each child leads its own session and process group (setsid)
+ *   and survives a daemon restart. But its stdout/stderr are pipes to this process: after a
+ *   restart its writes fail with EPIPE (QEMU ignores SIGPIPE) and that output is lost.
+ * - stdin is /dev/null; stdout and stderr are drained at all times into a {@link CappedLog}: a dead
+ *   remote makes the main QEMU print millions of "Broken pipe" lines, and the child must never
+ *   block on a full pipe nor the daemon buffer without bound.
+ * - `fdMap` puts fds at exact numbers ≥ 3 in the child; gaps are closed. `'socketpair'` is a libuv
+ *   `'pipe'` stdio entry, i.e. an AF_UNIX SOCK_STREAM socketpair; the parent's end is handed out
+ *   once by {@link SpawnedQemu.takeSocket}. To link two QEMUs, pass it to the second spawn as
+ *   `{ handOff: socket }`, which closes the parent's copy right after that spawn.
+ * - Signals go to the pid, not the process group (QEMU forks no long-lived helpers), and only
+ *   while it is our unreaped child, so the pid cannot have been reused.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import type { Socket } from 'node:net';
+import { MpvirtError } from '../errors.js';
+
+export const DEFAULT_LOG_LIMIT_BYTES = 1024 * 1024;
+/** How much of a process's stderr is kept in memory for error messages. */
+export const STDERR_TAIL_BYTES = 4096;
+/** After the process is reaped, how long to wait for its stdout/stderr to reach EOF. */
+const DRAIN_AFTER_EXIT_MS = 1000;
+
+/**
+ * What a child fd is connected to:
+ * - `'socketpair'`: a new AF_UNIX SOCK_STREAM pair; the parent's end via `takeSocket(childFd)`.
+ * - a number: an fd open in this process, dup'ed into the child; the caller keeps and closes it.
+ * - a Socket: its fd is dup'ed into the child; the caller keeps and closes it.
+ * - `{ handOff: socket }`: as a Socket, but ownership moves here: the parent's copy is destroyed
+ *   right after the spawn (also when the spawn fails), in the same tick, so the parent never
+ *   reads from it.
+ */
+export type FdSource = 'socketpair' | number | Socket | { handOff: Socket };
+export interface FdMapEntry { childFd: number; source: FdSource }
+
+export interface SpawnQemuOptions {
+  binary: string;
+  /** the arguments after the program name */
+  argv: string[];
+  fdMap?: FdMapEntry[];
+  /** stdout and stderr are appended here (created with mode 0600 if missing) */
+  logFile: string;
+  /** per process; default {@link DEFAULT_LOG_LIMIT_BYTES} */
+  logLimitBytes?: number;
+  /** the child's whole environment (not merged); default: this process's environment */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** do not keep the event loop alive for this child (see {@link SpawnedQemu.unref}) */
+  unref?: boolean;
+}
+
+/** `code` is null when the process was killed by a signal */
+export interface ExitStatus { code: number | null; signal: NodeJS.Signals | null }
+
+/**
+ * Appends a process's output to a file until `limit` bytes were written, then writes one line
+ * saying the rest is discarded, and from then on only counts. Writes are synchronous (at most
+ * `limit` bytes per process in total). A write error stops logging, never the draining.
+ */
+export class CappedLog {
+  readonly limit: number;
+  #fd: number | undefined;
+  #seen = 0;
+  #written = 0;
+  #truncated = false;
+  #lastByte = 0x0a;
+
+  constructor(readonly file: string, limit = DEFAULT_LOG_LIMIT_BYTES) {
+    this.limit = limit;
+    this.#fd = fs.openSync(file, 'a', 0o600);
+  }
+
+  /** bytes received, logged or not */
+  get seenBytes(): number { return this.#seen; }
+  /** bytes of output in the file (the truncation line not counted) */
+  get writtenBytes(): number { return this.#written; }
+  get discardedBytes(): number { return this.#seen - this.#written; }
+  get truncated(): boolean { return this.#truncated; }
+
+  write(chunk: Buffer): void {
+    this.#seen += chunk.length;
+    if (this.#truncated || this.#fd === undefined) return;
+    const room = this.limit - this.#written;
+    const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+    if (part.length > 0) {
+      this.#append(part);
+      this.#written += part.length;
+      this.#lastByte = part[part.length - 1]!;
+    }
+    if (part.length < chunk.length) {
+      this.#truncated = true;
+      const nl = this.#lastByte === 0x0a ? '' : '\n';
+      this.#append(Buffer.from(`${nl}mpvirt: log limit of ${this.limit} bytes reached; further output of this process is discarded\n`));
+    }
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) fs.closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  #append(buf: Buffer): void {
+    try {
+      for (let off = 0; off < buf.length && this.#fd !== undefined; ) off += fs.writeSync(this.#fd, buf, off);
+    } catch {
+      this.close(); // e.g. ENOSPC: keep draining, stop logging
+    }
+  }
+}
+
+/** A spawned, detached QEMU (or any) process. Emits `'exit'` (ExitStatus) when `exited` settles. */
+export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
+  readonly pid: number;
+  /** field 22 of /proc/<pid>/stat read right after the spawn (undefined if already gone) */
+  readonly startTime: bigint | undefined;
+  readonly logFile: string;
+  /**
+   * Resolves once the process has been reaped and its stdout/stderr are drained into the log
+   * (waiting at most 1 s after the reap, in case a descendant still holds the pipes). Never rejects.
+   */
+  readonly exited: Promise<ExitStatus>;
+  #child: ChildProcess;
+  #log: CappedLog;
+  #tail: Buffer = Buffer.alloc(0);
+  #sockets = new Map<number, Socket>();
+  #reaped = false;
+  #status: ExitStatus | undefined;
+  #drainTimer: NodeJS.Timeout | undefined;
+  #unref = false;
+  #pendingStatus: ExitStatus | undefined; // set on reap, published once drained
+
+  /** @internal use {@link spawnQemu} */
+  constructor(child: ChildProcess, log: CappedLog, socketFds: number[]) {
+    super();
+    this.#child = child;
+    this.#log = log;
+    this.pid = child.pid!;
+    this.logFile = log.file;
+    this.startTime = startTimeOf(this.pid);
+    for (const fd of socketFds) this.#sockets.set(fd, child.stdio[fd] as Socket);
+    // kill() failures other than ESRCH arrive as 'error'; kill() reports them through its result
+    child.on('error', () => {});
+    const out = child.stdout!;
+    const err = child.stderr!;
+    out.on('data', (c: Buffer) => this.#log.write(c));
+    err.on('data', (c: Buffer) => {
+      this.#log.write(c);
+      this.#tail = c.length >= STDERR_TAIL_BYTES
+        ? Buffer.from(c.subarray(c.length - STDERR_TAIL_BYTES))
+        : Buffer.concat([this.#tail.subarray(Math.max(0, this.#tail.length + c.length - STDERR_TAIL_BYTES)), c]);
+    });
+    let resolve!: (s: ExitStatus) => void;
+    this.exited = new Promise((r) => (resolve = r));
+    let openStreams = 2;
+    const finish = (): void => {
+      if (this.#status !== undefined || !this.#reaped) return;
+      clearTimeout(this.#drainTimer);
+      out.destroy();
+      err.destroy();
+      this.#log.close();
+      for (const s of this.#sockets.values()) s.destroy();
+      this.#sockets.clear();
+      this.#status = this.#pendingStatus!;
+      resolve(this.#status);
+      this.emit('exit', this.#status);
+    };
+    for (const s of [out, err]) s.once('close', () => { if (--openStreams === 0) finish(); });
+    child.once('exit', (code, signal) => {
+      this.#reaped = true;
+      this.#pendingStatus = { code, signal };
+      if (openStreams === 0) return finish();
+      this.#drainTimer = setTimeout(finish, DRAIN_AFTER_EXIT_MS);
+      if (this.#unref) this.#drainTimer.unref();
+    });
+  }
+
+  /** the exit status once `exited` has settled */
+  get exitStatus(): ExitStatus | undefined { return this.#status; }
+  /** true once the process has been reaped: from then on its pid may belong to someone else */
+  get reaped(): boolean { return this.#reaped; }
+  get log(): CappedLog { return this.#log; }
+
+  /**
+   * The parent's end of the socketpair at `childFd`. Ownership moves to the caller: it is no
+   * longer destroyed when this process exits, and it no longer counts for {@link unref}.
+   * Reading has already started on it (Node does that), so bytes the child sends could be
+   * consumed by this process unless the socket is handed to the next spawn as
+   * `{ handOff: socket }` in the same tick. The socket is O_NONBLOCK; that flag is shared with
+   * any process it is handed to (QEMU does not mind). Throws if there is no such socketpair
+   * or it was already taken.
+   */
+  takeSocket(childFd: number): Socket {
+    const s = this.#sockets.get(childFd);
+    if (s === undefined) {
+      throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `no untaken socketpair at fd ${childFd} of process ${this.pid}`, { domain: 'QEMU' });
+    }
+    this.#sockets.delete(childFd);
+    return s;
+  }
+
+  /** The last bytes (up to {@link STDERR_TAIL_BYTES}) of stderr, as text. */
+  stderrTail(): string {
+    let start = 0;
+    while (start < this.#tail.length && (this.#tail[start]! & 0xc0) === 0x80) start++; // cut UTF-8 sequence
+    return this.#tail.subarray(start).toString('utf8');
+  }
+
+  /**
+   * Sends `signal` to the pid (not the process group). Returns false without signalling once the
+   * process has been reaped (its pid may have been reused) or when the signal could not be sent.
+   */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    if (this.#reaped) return false;
+    return this.#child.kill(signal);
+  }
+
+  /** The exit status, or undefined if the process has not exited within `timeoutMs`. */
+  async waitExit(timeoutMs: number): Promise<ExitStatus | undefined> {
+    if (this.#status !== undefined) return this.#status;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((r) => (timer = setTimeout(r, timeoutMs, undefined)));
+    try { return await Promise.race([this.exited, timeout]); } finally { clearTimeout(timer); }
+  }
+
+  /**
+   * SIGTERM, then SIGKILL if the process is still there after `graceMs` (default 5000). Resolves
+   * when it has been reaped and drained; rejects (VIR_ERR_OPERATION_FAILED) if even SIGKILL did not
+   * end it within `killWaitMs` (default 5000, e.g. a process stuck in uninterruptible sleep).
+   */
+  async terminate(opts: { graceMs?: number; killWaitMs?: number } = {}): Promise<ExitStatus> {
+    if (this.#status !== undefined) return this.#status;
+    this.kill('SIGTERM');
+    const status = await this.waitExit(opts.graceMs ?? 5000);
+    if (status !== undefined) return status;
+    this.kill('SIGKILL');
+    const killed = await this.waitExit(opts.killWaitMs ?? 5000);
+    if (killed !== undefined) return killed;
+    throw new MpvirtError('VIR_ERR_OPERATION_FAILED', `Failed to terminate process ${this.pid} with SIGKILL`, { domain: 'QEMU' });
+  }
+
+  /** Do not keep the event loop alive for this process, its output pipes and its untaken sockets. */
+  unref(): this { return this.#setRef(false); }
+  ref(): this { return this.#setRef(true); }
+
+  #setRef(ref: boolean): this {
+    this.#unref = !ref;
+    for (const h of [this.#child, this.#child.stdout, this.#child.stderr, ...this.#sockets.values(), this.#drainTimer]) {
+      (h as { ref(): void; unref(): void } | null | undefined)?.[ref ? 'ref' : 'unref']();
+    }
+    return this;
+  }
+}
+
+/** Spawns a detached process with an exact fd map and a capped log. Throws MpvirtError on failure. */
+export function spawnQemu(opts: SpawnQemuOptions): SpawnedQemu {
+  const map = opts.fdMap ?? [];
+  const handOffs = map.flatMap((e) => (isHandOff(e.source) ? [e.source.handOff] : []));
+  const fail = (detail: string, cause?: unknown): never => {
+    for (const s of handOffs) s.destroy();
+    throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', detail, { domain: 'QEMU', cause });
+  };
+  const stdio: StdioOptions = ['ignore', 'pipe', 'pipe'];
+  const socketFds: number[] = [];
+  for (const { childFd, source } of map) {
+    if (!Number.isInteger(childFd) || childFd < 3) fail(`child fd ${childFd} must be an integer >= 3`);
+    if (stdio[childFd] !== undefined && stdio[childFd] !== 'ignore') fail(`child fd ${childFd} is mapped twice`);
+    while (stdio.length <= childFd) stdio.push('ignore');
+    if (source === 'socketpair') socketFds.push(childFd);
+    stdio[childFd] = source === 'socketpair' ? 'pipe' : isHandOff(source) ? source.handOff : source;
+  }
+  let log: CappedLog | undefined;
+  try { log = new CappedLog(opts.logFile, opts.logLimitBytes); } catch (e) { fail(`cannot open log file '${opts.logFile}': ${(e as Error).message}`, e); }
+  let child: ChildProcess;
+  try {
+    child = spawn(opts.binary, opts.argv, {
+      stdio, detached: true, shell: false, env: opts.env ?? process.env, ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+    });
+  } catch (e) {
+    log!.close();
+    return fail(`cannot execute '${opts.binary}': ${(e as Error).message}`, e);
+  } finally {
+    for (const s of handOffs) s.destroy();
+  }
+  if (child.pid === undefined) {
+    // ENOENT, EACCES, EAGAIN, EMFILE: Node reports them as an 'error' event on the next tick
+    child.on('error', () => {});
+    for (const s of child.stdio) (s as Socket | null)?.destroy();
+    log!.close();
+    return fail(`cannot execute '${opts.binary}'${whyNotExecutable(opts.binary, opts.cwd)}`);
+  }
+  const q = new SpawnedQemu(child, log!, socketFds);
+  if (opts.unref) q.unref();
+  return q;
+}
+
+function isHandOff(source: FdSource): source is { handOff: Socket } {
+  return typeof source === 'object' && source !== null && 'handOff' in source;
+}
+
+function whyNotExecutable(binary: string, cwd: string | undefined): string {
+  if (cwd !== undefined && !fs.existsSync(cwd)) return `: working directory '${cwd}' does not exist`;
+  if (!binary.includes('/')) return ': not found in PATH or not executable';
+  try { fs.accessSync(binary, fs.constants.X_OK); return ''; } catch (e) { return `: ${(e as NodeJS.ErrnoException).code}`; }
+}
+
+/** Fields 1–6 and 22 (proc(5) numbering) of /proc/<pid>/stat; comm without its parentheses. */
+export interface ProcStat { pid: number; comm: string; state: string; ppid: number; pgrp: number; session: number; startTime: bigint }
+
+/** Parses the text of /proc/<pid>/stat; the fields after `comm` start after its last ')'. */
+export function parseProcStat(text: string): ProcStat | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const rest = text.slice(close + 1).trim().split(' ');
+  const field = (n: number): string => rest[n - 3] ?? '';
+  const ints = [1, 4, 5, 6].map((n) => (n === 1 ? text.slice(0, open).trim() : field(n)));
+  if (!ints.every((v) => /^-?\d+$/.test(v)) || !/^\d+$/.test(field(22))) return undefined;
+  const [pid, ppid, pgrp, session] = ints.map(Number) as [number, number, number, number];
+  return { pid, comm: text.slice(open + 1, close), state: field(3), ppid, pgrp, session, startTime: BigInt(field(22)) };
+}
+
+/** /proc/<pid>/stat, or undefined when there is no such process (reaped) or it cannot be read. */
+export function readProcStat(pid: number): ProcStat | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try { return parseProcStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return undefined; }
+}
+
+/**
+ * Start time of `pid` (field 22 of /proc/<pid>/stat, clock ticks since boot): with the pid it
+ * identifies a process across pid reuse. Undefined once the pid is gone; a zombie still has one.
+ */
+export function startTimeOf(pid: number): bigint | undefined {
+  return readProcStat(pid)?.startTime;
+}
