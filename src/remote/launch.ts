@@ -1,0 +1,105 @@
+/**
+ * Starts the processes of a launch plan in the order of interfaces.md §5:
+ * each remote QEMU first (socketpair end on fd 3), wait for its monitor, then
+ * the main QEMU paused (-S) with the other ends, wait for its monitor. Any
+ * failure part-way kills what was started and reports the failing process's
+ * stderr tail, as libvirt does ("process exited while connecting to monitor").
+ *
+ * The socketpairs are made with socketpair(2) rather than child stdio pipes so
+ * the daemon never has a libuv reader on a link: no byte between the two QEMUs
+ * can end up in this process.
+ */
+import { mkdirSync } from 'node:fs';
+import { MpvirtError } from '../errors.js';
+import type { LaunchPlan } from '../emulator/launch-plan.js';
+import { spawnQemu, type SpawnedQemu } from '../emulator/process.js';
+import { QmpClient } from '../emulator/qmp.js';
+import { closeFd, socketpair } from '../emulator/unixfd.js';
+
+export interface LaunchedProcess {
+  /** undefined for the main QEMU */
+  rid?: string;
+  proc: SpawnedQemu;
+  qmp: QmpClient;
+}
+
+export interface Launched {
+  main: LaunchedProcess;
+  remotes: LaunchedProcess[];
+}
+
+export interface LaunchOptions {
+  /** every process's stdout/stderr is appended here, size-capped per process */
+  logFile: string;
+  logLimitBytes?: number;
+  /** deadline for each monitor to answer after spawn; default 10 s */
+  monitorTimeoutMs?: number;
+}
+
+/** Connect to a monitor unless the process dies first; then report its stderr. */
+async function connectMonitor(proc: SpawnedQemu, path: string, timeoutMs: number): Promise<QmpClient> {
+  const died = proc.exited.then((st) => {
+    const tail = proc.stderrTail().trim();
+    const how = st.signal ? `signal ${st.signal}` : `status ${st.code}`;
+    throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `process exited while connecting to monitor (${how}): ${tail}`, { domain: 'QEMU' });
+  });
+  const connected = QmpClient.connect(path, { timeoutMs });
+  try {
+    return await Promise.race([connected, died]);
+  } catch (e) {
+    connected.then((q) => q.close(), () => {});
+    throw e;
+  }
+}
+
+export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchOptions): Promise<Launched> {
+  const timeoutMs = opts.monitorTimeoutMs ?? 10_000;
+  const started: LaunchedProcess[] = [];
+  const spawned: SpawnedQemu[] = [];
+  const mainEnds: number[] = [];
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  const common = { logFile: opts.logFile, ...(opts.logLimitBytes !== undefined ? { logLimitBytes: opts.logLimitBytes } : {}) };
+  try {
+    for (const r of plan.remotes) {
+      const [remoteEnd, mainEnd] = socketpair();
+      mainEnds.push(mainEnd);
+      let proc: SpawnedQemu;
+      try {
+        proc = spawnQemu({ binary: r.binary, argv: r.argv, fdMap: [{ childFd: r.linkFd, source: remoteEnd }], ...common });
+      } finally {
+        closeFd(remoteEnd); // the child has its own copy now
+      }
+      spawned.push(proc);
+      started.push({ rid: r.rid, proc, qmp: await connectMonitor(proc, r.qmpPath, timeoutMs) });
+    }
+    const fdMap = plan.remotes.map((r, i) => ({ childFd: r.mainLinkFd, source: mainEnds[i]! }));
+    let main: SpawnedQemu;
+    try {
+      main = spawnQemu({ binary: plan.main.binary, argv: plan.main.argv, fdMap, ...common });
+    } finally {
+      for (const fd of mainEnds.splice(0)) closeFd(fd);
+    }
+    spawned.push(main);
+    const qmp = await connectMonitor(main, plan.main.qmpPath, timeoutMs);
+    return { main: { proc: main, qmp }, remotes: started };
+  } catch (e) {
+    for (const fd of mainEnds) closeFd(fd);
+    for (const s of started) s.qmp.close();
+    // main first, then remotes: the order every stop path uses
+    for (const p of spawned.reverse()) await p.terminate({ graceMs: 1000 }).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Stop everything: the main QEMU first, then the remote processes (which exit
+ * by themselves once their peer is gone; SIGTERM/SIGKILL if they do not).
+ */
+export async function stopLaunched(l: Launched, graceMs = 3000): Promise<void> {
+  l.main.qmp.close();
+  await l.main.proc.terminate({ graceMs });
+  for (const r of l.remotes) {
+    r.qmp.close();
+    if ((await r.proc.waitExit(500)) === undefined) await r.proc.terminate({ graceMs });
+  }
+}
