@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/**
+ * Start-up cost of the two-process launch, with the floor measured in the
+ * same run:
+ *   - remote QEMU: spawn → its QMP monitor answers (greeting + qmp_capabilities)
+ *   - main QEMU (with the proxy device, after the remote): spawn → QMP ready
+ *   - mpvirt launchPlan() total (plan already built): both processes up and
+ *     both monitors negotiated
+ *   - baseline "bare": the same two argv spawned with child_process and a
+ *     socketpair, timing until the main QEMU's monitor socket accepts a
+ *     connection and greets — no supervision, no client library.
+ *
+ *   npm run build && node bench/emulator-startup.mjs [--runs N] [--json]
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { parseDomainXml } = await import(path.join(root, 'dist/index.js'));
+const { buildLaunchPlan } = await import(path.join(root, 'dist/emulator/launch-plan.js'));
+const { launchPlan, stopLaunched } = await import(path.join(root, 'dist/remote/launch.js'));
+const { socketpair, closeFd } = await import(path.join(root, 'dist/emulator/unixfd.js'));
+
+const args = process.argv.slice(2);
+const runs = Number(args[args.indexOf('--runs') + 1]) || 15;
+const asJson = args.includes('--json');
+const caps = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/emulator/caps-qemu-7.2.json'), 'utf8'));
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mpvirt-bench-'));
+const disk = path.join(work, 'disk.img');
+fs.writeFileSync(disk, '');
+fs.truncateSync(disk, 64 << 20);
+
+const xml = `<domain type='qemu'><name>bench</name><memory unit='MiB'>256</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type></os>
+<metadata><mpq:remote xmlns:mpq='http://mpvirt.org/schemas/domain/mpqemu/1.0'><mpq:process rid='8'><mpq:device alias='ua-lsi0'/></mpq:process></mpq:remote></metadata>
+<devices><controller type='scsi' index='0' model='lsilogic'><alias name='ua-lsi0'/></controller>
+<disk type='file' device='disk'><source file='${disk}'/><target dev='sda' bus='scsi'/></disk></devices></domain>`;
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+const now = () => performance.now();
+
+async function greet(sockPath, deadline) {
+  for (;;) {
+    try {
+      await new Promise((resolve, reject) => {
+        const s = net.connect(sockPath);
+        s.once('data', () => {
+          s.destroy();
+          resolve();
+        });
+        s.once('error', reject);
+      });
+      return;
+    } catch (e) {
+      if (now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+}
+
+async function bare(plan, runDir) {
+  fs.mkdirSync(runDir, { recursive: true });
+  const t0 = now();
+  const [a, b] = socketpair();
+  const remote = spawn(plan.remotes[0].binary, plan.remotes[0].argv, { stdio: ['ignore', 'ignore', 'ignore', a] });
+  const main = spawn(plan.main.binary, plan.main.argv, { stdio: ['ignore', 'ignore', 'ignore', b] });
+  closeFd(a);
+  closeFd(b);
+  await greet(plan.main.qmpPath, t0 + 10_000);
+  const t = now() - t0;
+  for (const p of [main, remote]) {
+    p.kill('SIGKILL');
+    await new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', r)));
+  }
+  return t;
+}
+
+const remoteReady = [];
+const mainReady = [];
+const total = [];
+const bareTotal = [];
+for (let i = 0; i < runs + 2; i++) {
+  const runDir = path.join(work, `run${i}`);
+  const plan = buildLaunchPlan(parseDomainXml(xml), caps, { runDir });
+  const t0 = now();
+  const l = await launchPlan(plan, runDir, { logFile: path.join(work, 'bench.log') });
+  const t1 = now();
+  await stopLaunched(l, 1000);
+  const tb = await bare(buildLaunchPlan(parseDomainXml(xml), caps, { runDir: path.join(work, `bare${i}`) }), path.join(work, `bare${i}`));
+  if (i < 2) continue; // warm-up
+  total.push(t1 - t0);
+  bareTotal.push(tb);
+}
+
+// separate, precise per-process numbers: remote alone, then main after it
+const { spawnQemu } = await import(path.join(root, 'dist/emulator/process.js'));
+const { QmpClient } = await import(path.join(root, 'dist/emulator/qmp.js'));
+for (let i = 0; i < runs; i++) {
+  const runDir = path.join(work, `pp${i}`);
+  fs.mkdirSync(runDir, { recursive: true });
+  const plan = buildLaunchPlan(parseDomainXml(xml), caps, { runDir });
+  const [a, b] = socketpair();
+  let t0 = now();
+  const r = spawnQemu({ binary: plan.remotes[0].binary, argv: plan.remotes[0].argv, fdMap: [{ childFd: 3, source: a }], logFile: path.join(work, 'pp.log') });
+  closeFd(a);
+  const rq = await QmpClient.connect(plan.remotes[0].qmpPath);
+  remoteReady.push(now() - t0);
+  t0 = now();
+  const m = spawnQemu({ binary: plan.main.binary, argv: plan.main.argv, fdMap: [{ childFd: 3, source: b }], logFile: path.join(work, 'pp.log') });
+  closeFd(b);
+  const mq = await QmpClient.connect(plan.main.qmpPath);
+  mainReady.push(now() - t0);
+  mq.close();
+  rq.close();
+  await m.terminate({ graceMs: 1000 });
+  await r.terminate({ graceMs: 1000 });
+}
+fs.rmSync(work, { recursive: true, force: true });
+
+const cpu = os.cpus()[0]?.model ?? 'unknown';
+const result = {
+  machine: `${cpu}, ${os.cpus().length} cores, ${os.type()} ${os.release()}`,
+  node: process.version,
+  runs,
+  remoteSpawnToQmpReadyMs: stats(remoteReady),
+  mainSpawnToQmpReadyMs: stats(mainReady),
+  launchPlanTotalMs: stats(total),
+  bareTwoProcessStartMs: stats(bareTotal),
+};
+if (asJson) {
+  console.log(JSON.stringify(result, null, 2));
+} else {
+  const f = (s) => `${s.median.toFixed(1)} | ${s.min.toFixed(1)} | ${s.max.toFixed(1)}`;
+  console.log(`# Two-process start-up (TCG), ${runs} runs\n\nmachine: ${result.machine}; node ${result.node}\n`);
+  console.log('| measurement | median ms | min | max |\n|---|---:|---:|---:|');
+  console.log(`| remote QEMU: spawn → QMP ready | ${f(result.remoteSpawnToQmpReadyMs)} |`);
+  console.log(`| main QEMU (proxy, after the remote): spawn → QMP ready | ${f(result.mainSpawnToQmpReadyMs)} |`);
+  console.log(`| mpvirt launchPlan(): both up, both monitors negotiated | ${f(result.launchPlanTotalMs)} |`);
+  console.log(`| baseline: bare spawn of both, until the main monitor greets | ${f(result.bareTwoProcessStartMs)} |`);
+}
