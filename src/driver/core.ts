@@ -1,0 +1,60 @@
+/**
+ * What the driver's parts share: directories, tuning, stores, the event bus
+ * and the domain list. Kept as an interface so lifecycle code can be read
+ * without the whole driver class.
+ */
+import type { CapsCache } from '../emulator/caps-probe.js';
+import type { DomainList } from './domain-object.js';
+import type { DriverEventBus } from './events.js';
+import type { DefinitionStore, StatusStore } from './persistence.js';
+
+export interface DriverDirs {
+  /** persistent definitions NAME.xml (+ autostart/) */
+  configDir: string;
+  /** runtime state: one directory per running domain */
+  stateDir: string;
+  /** per-domain logs NAME.log */
+  logDir: string;
+}
+
+export interface DriverTuning {
+  /** remote heartbeat interval (query-status) */
+  heartbeatMs: number;
+  /** a remote that does not answer within this is hung */
+  hangDeadlineMs: number;
+  /** SIGTERM → SIGKILL grace when stopping a process */
+  stopGraceMs: number;
+  /** deadline for a monitor to answer after spawn */
+  monitorTimeoutMs: number;
+  /** per process, per start: stdout/stderr kept in the domain log */
+  logLimitBytes: number;
+  /** bounded wait for a domain's state change lock */
+  jobTimeoutMs: number;
+  /**
+   * Record the firmware's debug console (isa-debugcon, port 0x402) in
+   * NAME.firmware.log beside the domain log. Adds a guest-visible ISA device,
+   * so it is off by default; tests and diagnostics turn it on.
+   */
+  firmwareLog: boolean;
+}
+
+/** Minimal logger interface (pino's shape), so tests can pass a silent one. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface DriverCore {
+  readonly dirs: DriverDirs;
+  readonly tuning: DriverTuning;
+  readonly events: DriverEventBus;
+  readonly caps: CapsCache;
+  readonly defs: DefinitionStore;
+  readonly status: StatusStore;
+  readonly domains: DomainList;
+  readonly log: Logger;
+  readonly defaultEmulator: string;
+  allocateId(): number;
+}

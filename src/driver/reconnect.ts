@@ -1,0 +1,133 @@
+/**
+ * After a daemon restart: reattach every domain whose status file says it
+ * runs, without touching the guest. A domain whose main QEMU is gone is
+ * cleaned up as crashed; one caught `paused (starting up)` is killed
+ * (libvirt's rule). VMs never run twice and never become invisible.
+ */
+import { parseDomainXml } from '../domainxml/index.js';
+import { QmpClient } from '../emulator/qmp.js';
+import { AdoptedHandle, sameProcess } from '../remote/handle.js';
+import { RemoteSupervisor } from '../remote/supervisor.js';
+import type { DriverCore } from './core.js';
+import { DomainObject, type DomainRuntime, type RemoteRuntime } from './domain-object.js';
+import { Detail, LifecycleEvent } from './events.js';
+import { logLine, stopDomain, writeStatus } from './lifecycle.js';
+import type { StatusRecord } from './persistence.js';
+import { attachRuntime } from './runtime.js';
+import { DomainState, PausedReason, ShutoffReason, type DomainStateNumber } from './state.js';
+
+const bigintOrUndefined = (s: string): bigint | undefined => (/^[0-9]+$/.test(s) ? BigInt(s) : undefined);
+
+/** Kill what is left of a domain we cannot reattach, and forget its runtime state. */
+async function cleanUp(core: DriverCore, obj: DomainObject, rec: StatusRecord, reason: number, why: string): Promise<void> {
+  core.log.warn({ domain: rec.name, why }, 'cannot reattach domain; cleaning up');
+  const handles = [
+    new AdoptedHandle(rec.main.pid, bigintOrUndefined(rec.main.startTime)),
+    ...rec.remotes.map((r) => new AdoptedHandle(r.pid, bigintOrUndefined(r.startTime))),
+  ];
+  for (const h of handles) {
+    await h.terminate(core.tuning.stopGraceMs).catch(() => {});
+    h.dispose();
+  }
+  await core.status.removeRuntimeDir(rec.name).catch(() => {});
+  logLine(core, rec.name, `reconnect: ${why}; shutting down, reason=${reason === ShutoffReason.CRASHED ? 'crashed' : 'failed'}`);
+  obj.restoreState({ state: DomainState.SHUTOFF, reason });
+  obj.id = -1;
+  obj.liveDef = undefined;
+  core.events.lifecycle(obj.ref(), LifecycleEvent.STOPPED, Detail.STOPPED_FAILED);
+  if (!obj.persistent) core.domains.remove(obj);
+}
+
+async function reattach(core: DriverCore, rec: StatusRecord): Promise<void> {
+  const live = parseDomainXml(rec.liveXml);
+  let obj = core.domains.findByUuid(rec.uuid);
+  if (!obj) {
+    obj = new DomainObject(live, rec.persistent);
+    core.domains.add(obj);
+  }
+  obj.persistent = rec.persistent;
+  obj.id = rec.id;
+  obj.liveDef = live;
+  // from the file, not through the transition table: the domain never stopped
+  obj.restoreState({ state: rec.state as DomainStateNumber, reason: rec.reason });
+
+  if (rec.state === DomainState.PAUSED && rec.reason === PausedReason.STARTING_UP) {
+    return cleanUp(core, obj, rec, ShutoffReason.FAILED, 'the daemon stopped while the domain was starting');
+  }
+  const mainStart = bigintOrUndefined(rec.main.startTime);
+  if (!sameProcess(rec.main.pid, mainStart)) {
+    return cleanUp(core, obj, rec, ShutoffReason.CRASHED, 'the main QEMU died while the daemon was down');
+  }
+  let mainQmp: QmpClient;
+  try {
+    mainQmp = await QmpClient.connect(rec.main.qmpPath, { timeoutMs: core.tuning.monitorTimeoutMs });
+  } catch (e) {
+    return cleanUp(core, obj, rec, ShutoffReason.CRASHED, `cannot reconnect to the main QEMU's monitor: ${(e as Error).message}`);
+  }
+  const remotes: RemoteRuntime[] = [];
+  const lost: string[] = [];
+  for (const r of rec.remotes) {
+    const handle = new AdoptedHandle(r.pid, bigintOrUndefined(r.startTime));
+    let qmp: QmpClient | undefined;
+    if (!handle.gone) qmp = await QmpClient.connect(r.qmpPath, { timeoutMs: core.tuning.monitorTimeoutMs }).catch(() => undefined);
+    if (!qmp) {
+      handle.dispose();
+      lost.push(r.rid);
+      if (r.onCrash !== 'preserve') continue;
+      continue;
+    }
+    const startTime = bigintOrUndefined(r.startTime);
+    remotes.push({
+      rid: r.rid,
+      alias: r.alias,
+      onCrash: r.onCrash === 'preserve' ? 'preserve' : r.onCrash === 'restart' ? 'restart' : 'destroy',
+      handle,
+      qmp,
+      qmpPath: r.qmpPath,
+      supervisor: new RemoteSupervisor({
+        rid: r.rid,
+        alias: r.alias,
+        pid: r.pid,
+        ...(startTime !== undefined ? { startTime } : {}),
+        qmp,
+        heartbeatIntervalMs: core.tuning.heartbeatMs,
+        hangDeadlineMs: core.tuning.hangDeadlineMs,
+      }),
+    });
+  }
+  const rt: DomainRuntime = {
+    runDir: `${core.dirs.stateDir}/${rec.name}`,
+    main: { handle: new AdoptedHandle(rec.main.pid, mainStart), qmp: mainQmp, qmpPath: rec.main.qmpPath },
+    remotes,
+    stopping: false,
+    fakeReboot: false,
+    shutdownEventSent: false,
+    startedAt: rec.startedAt,
+  };
+  obj.runtime = rt;
+  attachRuntime(core, obj);
+  logLine(core, rec.name, `reconnected after a daemon restart (pid ${rec.main.pid})`);
+  const fatal = rec.remotes.filter((r) => lost.includes(r.rid) && r.onCrash !== 'preserve');
+  if (fatal.length > 0) {
+    await obj.jobs.run({ owner: 'qemuProcessReconnect' }, () =>
+      stopDomain(core, obj!, { reason: ShutoffReason.CRASHED, detail: Detail.STOPPED_FAILED }),
+    );
+    return;
+  }
+  await writeStatus(core, obj);
+}
+
+/** Reattach all running domains; returns the highest domain id seen (ids continue from it). */
+export async function reconnectAll(core: DriverCore): Promise<number> {
+  const records = await core.status.list((p) => core.log.error({ file: p.path, err: p.error }, 'unreadable status file; left in place'));
+  let maxId = 0;
+  for (const rec of records) {
+    maxId = Math.max(maxId, rec.id);
+    try {
+      await reattach(core, rec);
+    } catch (e) {
+      core.log.error({ domain: rec.name, err: e }, 'reconnecting a domain failed');
+    }
+  }
+  return maxId;
+}

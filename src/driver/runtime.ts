@@ -1,0 +1,108 @@
+/**
+ * What happens while a domain runs: the main QEMU's monitor events, its death,
+ * and the remote processes' supervision with the on-crash policy. Everything
+ * that changes the domain's state runs as a job, like libvirt's process event
+ * handler.
+ */
+import type { QmpEvent } from '../emulator/qmp.js';
+import { remoteEventData, type RemoteTransition, MPVIRT_REMOTE_EVENT } from '../remote/supervisor.js';
+import type { DriverCore } from './core.js';
+import type { DomainObject, RemoteRuntime } from './domain-object.js';
+import { Detail, LifecycleEvent } from './events.js';
+import { stopDomain, writeStatus } from './lifecycle.js';
+import { DomainState, RunningReason, ShutoffReason } from './state.js';
+
+/** Wire up the watchers of a freshly launched or re-adopted domain. */
+export function attachRuntime(core: DriverCore, obj: DomainObject): void {
+  const rt = obj.runtime!;
+  rt.main.qmp.on('event', (ev) => onMainEvent(core, obj, ev));
+  const gone = (): void => void onMainGone(core, obj);
+  rt.main.qmp.on('close', gone);
+  void rt.main.handle.exited.then(gone);
+  for (const r of rt.remotes) {
+    r.supervisor.on('transition', (t) => onRemoteTransition(core, obj, r, t));
+    r.supervisor.begin();
+  }
+}
+
+function onMainEvent(core: DriverCore, obj: DomainObject, ev: QmpEvent): void {
+  const rt = obj.runtime;
+  if (!rt) return;
+  core.events.monitorEvent(obj.ref(), ev.event, ev.data);
+  switch (ev.event) {
+    case 'SHUTDOWN': {
+      const guest = (ev.data as { guest?: boolean }).guest === true;
+      if (guest && rt.fakeReboot) {
+        // `virsh reboot`: the guest shut down on our ACPI request; start it again
+        rt.fakeReboot = false;
+        void obj.jobs
+          .run({ owner: 'qemuProcessFakeReboot' }, async () => {
+            if (obj.runtime !== rt || rt.stopping) return;
+            await rt.main.qmp.execute('system_reset');
+            await rt.main.qmp.execute('cont');
+            if (obj.state.state !== DomainState.RUNNING) obj.setState(DomainState.RUNNING, RunningReason.BOOTED);
+            core.events.emit('reboot', { dom: obj.ref() });
+          })
+          .catch((e: unknown) => core.log.warn({ err: e, domain: obj.name }, 'fake reboot failed'));
+        return;
+      }
+      rt.shutdownEventSent = true;
+      core.events.lifecycle(obj.ref(), LifecycleEvent.SHUTDOWN, guest ? Detail.SHUTDOWN_GUEST : Detail.SHUTDOWN_HOST);
+      if (!rt.stopping) {
+        // the guest powered off (-no-shutdown keeps QEMU alive): stop the domain
+        void obj.jobs
+          .run({ owner: 'qemuProcessHandleShutdown' }, () =>
+            stopDomain(core, obj, { reason: ShutoffReason.SHUTDOWN, detail: Detail.STOPPED_SHUTDOWN }),
+          )
+          .catch((e: unknown) => core.log.error({ err: e, domain: obj.name }, 'stopping after guest shutdown failed'));
+      }
+      return;
+    }
+    case 'RESET':
+      core.events.emit('reboot', { dom: obj.ref() });
+      return;
+    default:
+      return;
+  }
+}
+
+/** The main QEMU exited or its monitor closed without us stopping it: the domain crashed. */
+async function onMainGone(core: DriverCore, obj: DomainObject): Promise<void> {
+  const rt = obj.runtime;
+  if (!rt || rt.stopping) return;
+  core.log.warn({ domain: obj.name, pid: rt.main.handle.pid }, 'main QEMU is gone');
+  await obj.jobs
+    .run({ owner: 'qemuProcessHandleMonitorEOF', interrupting: true }, async () => {
+      if (obj.runtime !== rt || rt.stopping) return;
+      await stopDomain(core, obj, { reason: ShutoffReason.CRASHED, detail: Detail.STOPPED_FAILED });
+    })
+    .catch((e: unknown) => core.log.error({ err: e, domain: obj.name }, 'cleaning up after the main QEMU failed'));
+}
+
+function onRemoteTransition(core: DriverCore, obj: DomainObject, r: RemoteRuntime, t: RemoteTransition): void {
+  const data = remoteEventData(t);
+  if (data) core.events.monitorEvent(obj.ref(), MPVIRT_REMOTE_EVENT, data);
+  core.log.info({ domain: obj.name, rid: t.rid, from: t.from, to: t.to, pid: t.pid, reason: t.reason }, 'remote process transition');
+  const rt = obj.runtime;
+  if (!rt || rt.stopping) return;
+  if (t.to === 'hung') {
+    // a hung remote freezes the main QEMU at its next device access: end it now
+    r.supervisor.kill();
+  }
+  if (t.to !== 'crashed' && t.to !== 'hung') {
+    void writeStatus(core, obj).catch(() => {});
+    return;
+  }
+  if (r.onCrash === 'preserve') {
+    // the guest keeps running without the device; the main QEMU's error flood
+    // goes to its size-capped log
+    void writeStatus(core, obj).catch(() => {});
+    return;
+  }
+  void obj.jobs
+    .run({ owner: 'mpvirtRemoteCrashPolicy', interrupting: true }, async () => {
+      if (obj.runtime !== rt || rt.stopping) return;
+      await stopDomain(core, obj, { reason: ShutoffReason.CRASHED, detail: Detail.STOPPED_FAILED });
+    })
+    .catch((e: unknown) => core.log.error({ err: e, domain: obj.name }, 'applying the on-crash policy failed'));
+}

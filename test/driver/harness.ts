@@ -1,0 +1,131 @@
+/**
+ * Test harness for the driver: an isolated set of directories, a driver with
+ * fast supervision settings, an event recorder, and the guarantee that every
+ * process a test started is gone afterwards (checked by pid).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QemuDriver, type DriverOptions } from '../../src/driver/driver.js';
+import type { DomainObject } from '../../src/driver/domain-object.js';
+import type { LifecycleEventData, MonitorEventData } from '../../src/driver/events.js';
+import { stateName, reasonName } from '../../src/driver/state.js';
+
+export const MPQ = 'http://mpvirt.org/schemas/domain/mpqemu/1.0';
+
+export const EVENT_NAMES: Record<number, [string, string[]]> = {
+  0: ['Defined', ['Added', 'Updated', 'Renamed', 'Snapshot']],
+  1: ['Undefined', ['Removed', 'Renamed']],
+  2: ['Started', ['Booted', 'Migrated', 'Restored', 'Snapshot', 'Event wakeup']],
+  3: ['Suspended', ['Paused', 'Migrated', 'I/O Error', 'Watchdog', 'Restored', 'Snapshot', 'API error', 'Post-copy', 'Post-copy Error']],
+  4: ['Resumed', ['Unpaused', 'Migrated', 'Snapshot', 'Post-copy', 'Post-copy Error']],
+  5: ['Stopped', ['Shutdown', 'Destroyed', 'Crashed', 'Migrated', 'Saved', 'Failed', 'Snapshot']],
+  6: ['Shutdown', ['Finished', 'Finished after guest request', 'Finished after host request']],
+};
+
+export function eventText(e: LifecycleEventData): string {
+  const [name, details] = EVENT_NAMES[e.event] ?? ['Unknown', []];
+  return `${name} ${details[e.detail] ?? 'Unknown'}`;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+export async function waitFor(check: () => boolean, timeoutMs: number, stepMs = 20): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return check();
+}
+
+export class Harness {
+  readonly dir = mkdtempSync(join(tmpdir(), 'mpvirt-drv-'));
+  readonly configDir = join(this.dir, 'etc');
+  readonly stateDir = join(this.dir, 'run');
+  readonly logDir = join(this.dir, 'log');
+  readonly capsCacheDir = join(this.dir, 'cache');
+  readonly events: string[] = [];
+  readonly monitorEvents: MonitorEventData[] = [];
+  readonly pids = new Set<number>();
+  drivers: QemuDriver[] = [];
+
+  async driver(overrides: Partial<DriverOptions> = {}): Promise<QemuDriver> {
+    const d = new QemuDriver({
+      configDir: this.configDir,
+      stateDir: this.stateDir,
+      logDir: this.logDir,
+      capsCacheDir: this.capsCacheDir,
+      ...overrides,
+      tuning: { heartbeatMs: 200, hangDeadlineMs: 1000, stopGraceMs: 2000, firmwareLog: true, ...overrides.tuning },
+    });
+    d.events.on('lifecycle', (e) => this.events.push(`${e.dom.name}: ${eventText(e)}`));
+    d.events.on('monitor', (e) => this.monitorEvents.push(e));
+    await d.init();
+    this.drivers.push(d);
+    return d;
+  }
+
+  disk(name: string, sizeMiB = 64): string {
+    const p = join(this.dir, name);
+    writeFileSync(p, '');
+    truncateSync(p, sizeMiB * 1024 * 1024);
+    return p;
+  }
+
+  /** A domain with one lsilogic controller (and its disk) in a remote process. */
+  xml(name: string, opts: { onCrash?: string; disk?: string; uuid?: string } = {}): string {
+    const disk = opts.disk ?? this.disk(`${name}.img`);
+    return `<domain type='qemu'>
+  <name>${name}</name>${opts.uuid ? `<uuid>${opts.uuid}</uuid>` : ''}
+  <memory unit='MiB'>128</memory>
+  <os><type arch='x86_64' machine='q35'>hvm</type><boot dev='hd'/></os>
+  <metadata><mpq:remote xmlns:mpq='${MPQ}'><mpq:process rid='8'><mpq:device alias='ua-lsi0'/>${
+    opts.onCrash ? `<mpq:on-crash action='${opts.onCrash}'/>` : ''
+  }</mpq:process></mpq:remote></metadata>
+  <devices>
+    <controller type='scsi' index='0' model='lsilogic'><alias name='ua-lsi0'/></controller>
+    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/>
+      <target dev='sda' bus='scsi'/><address type='drive' controller='0' bus='0' target='0' unit='0'/></disk>
+  </devices>
+</domain>`;
+  }
+
+  /** Remember a running domain's pids so cleanup can check them. */
+  track(obj: DomainObject): { main: number; remotes: number[] } {
+    const rt = obj.runtime!;
+    const pids = { main: rt.main.handle.pid, remotes: rt.remotes.map((r) => r.handle.pid) };
+    this.pids.add(pids.main);
+    for (const p of pids.remotes) this.pids.add(p);
+    return pids;
+  }
+
+  stateOf(obj: DomainObject): string {
+    return `${stateName(obj.state.state)} (${reasonName(obj.state.state, obj.state.reason)})`;
+  }
+
+  firmwareLog(name: string): string {
+    const f = join(this.logDir, `${name}.firmware.log`);
+    return existsSync(f) ? readFileSync(f, 'utf8') : '';
+  }
+
+  async cleanup(): Promise<void> {
+    for (const d of this.drivers) await d.detach().catch(() => {});
+    for (const pid of this.pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await waitFor(() => [...this.pids].every((p) => !pidAlive(p)), 5000);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
