@@ -89,18 +89,21 @@ const tempName = (dir: string): string => join(dir, `.mpvirt-tmp.${process.pid}.
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Read a text file; undefined when it does not exist; throws a coded error when it cannot be read or is not text. */
-async function readText(path: string): Promise<string | undefined> {
+/**
+ * Read a text file; undefined when it does not exist. Throws OPERATION_FAILED
+ * when it cannot be read, and `corrupt(why)` when it is empty or not UTF-8.
+ */
+async function readText(path: string, corrupt: (why: string) => MpvirtError): Promise<string | undefined> {
   const buf = await readFile(path).catch((e: unknown) => {
     if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
     throw failed(`cannot read file '${path}'`, e);
   });
   if (buf === undefined) return undefined;
-  if (buf.length === 0) throw new MpvirtError('VIR_ERR_OPERATION_FAILED', `file '${path}' is empty`);
+  if (buf.length === 0) throw corrupt('the file is empty');
   try {
     return utf8.decode(buf);
-  } catch (e) {
-    throw new MpvirtError('VIR_ERR_OPERATION_FAILED', `file '${path}' is not valid UTF-8`, { cause: e });
+  } catch {
+    throw corrupt('the file is not valid UTF-8');
   }
 }
 
@@ -140,7 +143,7 @@ export class DefinitionStore {
       const name = entry.slice(0, -'.xml'.length);
       const path = join(this.configDir, entry);
       try {
-        const xml = await readText(path);
+        const xml = await readText(path, (why) => new MpvirtError('VIR_ERR_OPERATION_FAILED', `cannot load '${path}': ${why}`));
         if (xml === undefined) continue; // removed while we listed
         out.push({ name, xml, autostart: await this.isAutostart(name) });
       } catch (e) {
@@ -308,15 +311,18 @@ export class StatusStore {
   /** undefined when there is no status file; a coded error when there is one that cannot be trusted. */
   async read(name: string): Promise<StatusRecord | undefined> {
     const path = this.statusFile(name);
-    const text = await readText(path);
+    const corrupt = (why: string, cause?: unknown): MpvirtError =>
+      new MpvirtError('VIR_ERR_INTERNAL_ERROR', `corrupt status file '${path}': ${why}`, { cause });
+    const text = await readText(path, corrupt);
     if (text === undefined) return undefined;
+    let rec: StatusRecord;
     try {
-      const rec = checkStatusRecord(JSON.parse(text));
-      if (rec.name !== name) throw new Error(`it names domain '${rec.name}'`);
-      return rec;
+      rec = checkStatusRecord(JSON.parse(text));
     } catch (e) {
-      throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `corrupt status file '${path}': ${(e as Error).message}`, { cause: e });
+      throw corrupt((e as Error).message, e);
     }
+    if (rec.name !== name) throw corrupt(`it names domain '${rec.name}'`);
+    return rec;
   }
 
   /** Every readable status file under stateDir/*, sorted by name; corrupt ones go to `onProblem` and are skipped. */

@@ -46,6 +46,8 @@ function onMainEvent(core: DriverCore, obj: DomainObject, ev: QmpEvent): void {
           .catch((e: unknown) => core.log.warn({ err: e, domain: obj.name }, 'fake reboot failed'));
         return;
       }
+      // one SHUTDOWN per run: stopping QEMU after a guest poweroff makes it send another
+      if (rt.shutdownEventSent) return;
       rt.shutdownEventSent = true;
       core.events.lifecycle(obj.ref(), LifecycleEvent.SHUTDOWN, guest ? Detail.SHUTDOWN_GUEST : Detail.SHUTDOWN_HOST);
       if (!rt.stopping) {

@@ -71,10 +71,12 @@ describe('writeFileAtomic', () => {
         reads++;
       }
     })();
-    await Promise.all(versions.map((v) => writeFileAtomic(p, v)));
+    for (let i = 0; i < versions.length; i += 8) {
+      await Promise.all(versions.slice(i, i + 8).map((v) => writeFileAtomic(p, v)));
+    }
     writing = false;
     await reader;
-    expect(reads).toBeGreaterThan(0);
+    expect(reads).toBeGreaterThan(2);
     expect(valid.has(await readFile(p, 'utf8'))).toBe(true);
     expect(await readdir(configDir)).toEqual(['big.xml']);
   });

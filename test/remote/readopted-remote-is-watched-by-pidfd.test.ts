@@ -10,8 +10,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseDomainXml } from '../../src/domainxml/index.js';
 import type { QemuCaps } from '../../src/emulator/caps.js';
 import { buildLaunchPlan } from '../../src/emulator/launch-plan.js';
-import { launchPlan, type Launched } from '../../src/remote/launch.js';
 import { QmpClient } from '../../src/emulator/qmp.js';
+import { launchPlan, type Launched } from '../../src/remote/launch.js';
 import { remoteEventData, RemoteSupervisor, type RemoteTransition } from '../../src/remote/supervisor.js';
 
 const caps: QemuCaps = JSON.parse(
