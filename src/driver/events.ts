@@ -101,3 +101,22 @@ export class DriverEventBus extends EventEmitter<DriverEvents> {
     });
   }
 }
+
+/** virsh's names for lifecycle events and details (virshDomainEvent*ToString). */
+const EVENT_TEXT: Readonly<Record<number, readonly [string, readonly string[]]>> = {
+  0: ['Defined', ['Added', 'Updated', 'Renamed', 'Snapshot']],
+  1: ['Undefined', ['Removed', 'Renamed']],
+  2: ['Started', ['Booted', 'Migrated', 'Restored', 'Snapshot', 'Event wakeup']],
+  3: ['Suspended', ['Paused', 'Migrated', 'I/O Error', 'Watchdog', 'Restored', 'Snapshot', 'API error', 'Post-copy', 'Post-copy Error']],
+  4: ['Resumed', ['Unpaused', 'Migrated', 'Snapshot', 'Post-copy', 'Post-copy Error']],
+  5: ['Stopped', ['Shutdown', 'Destroyed', 'Crashed', 'Migrated', 'Saved', 'Failed', 'Snapshot']],
+  6: ['Shutdown', ['Finished', 'Finished after guest request', 'Finished after host request']],
+  7: ['PMSuspended', ['Memory', 'Disk']],
+  8: ['Crashed', ['Panicked', 'Crashloaded']],
+};
+
+/** e.g. `Stopped Destroyed`, as `virsh event` prints it. */
+export function lifecycleText(event: number, detail: number): string {
+  const [name, details] = EVENT_TEXT[event] ?? ['Unknown', []];
+  return `${name} ${details[detail] ?? 'Unknown'}`;
+}

@@ -8,24 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QemuDriver, type DriverOptions } from '../../src/driver/driver.js';
 import type { DomainObject } from '../../src/driver/domain-object.js';
-import type { LifecycleEventData, MonitorEventData } from '../../src/driver/events.js';
+import { lifecycleText, type LifecycleEventData, type MonitorEventData } from '../../src/driver/events.js';
 import { stateName, reasonName } from '../../src/driver/state.js';
 
 export const MPQ = 'http://mpvirt.org/schemas/domain/mpqemu/1.0';
 
-export const EVENT_NAMES: Record<number, [string, string[]]> = {
-  0: ['Defined', ['Added', 'Updated', 'Renamed', 'Snapshot']],
-  1: ['Undefined', ['Removed', 'Renamed']],
-  2: ['Started', ['Booted', 'Migrated', 'Restored', 'Snapshot', 'Event wakeup']],
-  3: ['Suspended', ['Paused', 'Migrated', 'I/O Error', 'Watchdog', 'Restored', 'Snapshot', 'API error', 'Post-copy', 'Post-copy Error']],
-  4: ['Resumed', ['Unpaused', 'Migrated', 'Snapshot', 'Post-copy', 'Post-copy Error']],
-  5: ['Stopped', ['Shutdown', 'Destroyed', 'Crashed', 'Migrated', 'Saved', 'Failed', 'Snapshot']],
-  6: ['Shutdown', ['Finished', 'Finished after guest request', 'Finished after host request']],
-};
-
 export function eventText(e: LifecycleEventData): string {
-  const [name, details] = EVENT_NAMES[e.event] ?? ['Unknown', []];
-  return `${name} ${details[e.detail] ?? 'Unknown'}`;
+  return lifecycleText(e.event, e.detail);
 }
 
 export function pidAlive(pid: number): boolean {
