@@ -50,7 +50,7 @@ class HeldJob implements Job {
 
   interrupt(by: string): void {
     if (this.#controller.signal.aborted) return;
-    this.#controller.abort(new MpvirtError('VIR_ERR_OPERATION_FAILED', `job '${this.owner}' was interrupted by '${by}'`));
+    this.#controller.abort(new MpvirtError('VIR_ERR_OPERATION_ABORTED', `job '${this.owner}' was interrupted by '${by}'`));
   }
 
   release(): void {

@@ -150,7 +150,7 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
   obj.runtime = rt;
   attachRuntime(core, obj);
   try {
-    if (opts.signal?.aborted) throw new MpvirtError('VIR_ERR_OPERATION_FAILED', 'domain start was interrupted by destroy');
+    if (opts.signal?.aborted) throw new MpvirtError('VIR_ERR_OPERATION_ABORTED', 'domain start was interrupted by destroy');
     await writeStatus(core, obj);
     if (opts.paused) {
       core.events.lifecycle(obj.ref(), LifecycleEvent.STARTED, Detail.STARTED_BOOTED);

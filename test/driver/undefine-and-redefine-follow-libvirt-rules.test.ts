@@ -1,0 +1,80 @@
+// define/undefine semantics: a redefinition of a running domain applies at its
+// next start; undefining a running domain makes it transient, and it goes
+// away when it stops; a transient domain (virsh create) vanishes on stop.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Harness } from './harness.js';
+
+const h = new Harness();
+afterAll(() => h.cleanup());
+
+describe('definitions', () => {
+  it('redefining a running domain takes effect at the next start', async () => {
+    const driver = await h.driver();
+    const obj = await driver.defineXML(h.xml('redef', { uuid: '33333333-0000-0000-0000-000000000001' }));
+    await driver.start(obj);
+    h.track(obj);
+    await driver.defineXML(h.xml('redef', { uuid: '33333333-0000-0000-0000-000000000001' }).replace("<memory unit='MiB'>128</memory>", "<memory unit='MiB'>192</memory>"));
+    expect(h.events).toContain('redef: Defined Updated');
+    expect(driver.getXMLDesc(obj)).toContain("<memory unit='KiB'>131072</memory>");
+    expect(driver.getXMLDesc(obj, { inactive: true })).toContain("<memory unit='KiB'>196608</memory>");
+    await driver.destroy(obj);
+    expect(driver.getXMLDesc(obj)).toContain("<memory unit='KiB'>196608</memory>");
+  });
+
+  it('undefine of a running domain makes it transient; it disappears when stopped', async () => {
+    const driver = await h.driver();
+    const obj = await driver.defineXML(h.xml('undef', { uuid: '33333333-0000-0000-0000-000000000002' }));
+    await driver.setAutostart(obj, true);
+    expect(existsSync(join(h.configDir, 'autostart', 'undef.xml'))).toBe(true);
+    await driver.start(obj);
+    h.track(obj);
+    await driver.undefine(obj);
+    expect(obj.persistent).toBe(false);
+    expect(existsSync(join(h.configDir, 'undef.xml'))).toBe(false);
+    expect(existsSync(join(h.configDir, 'autostart', 'undef.xml'))).toBe(false);
+    expect(driver.lookupByName('undef')).toBe(obj);
+    await driver.destroy(obj);
+    expect(() => driver.lookupByName('undef')).toThrow(/Domain not found/);
+  });
+
+  it('create starts a transient domain that vanishes on destroy', async () => {
+    const driver = await h.driver();
+    const obj = await driver.createXML(h.xml('trans', { uuid: '33333333-0000-0000-0000-000000000003' }));
+    h.track(obj);
+    expect(obj.persistent).toBe(false);
+    expect(h.stateOf(obj)).toBe('running (booted)');
+    expect(existsSync(join(h.configDir, 'trans.xml'))).toBe(false);
+    await driver.destroy(obj);
+    expect(() => driver.lookupByName('trans')).toThrow(/Domain not found/);
+  });
+
+  it('auto-isolates an lsilogic controller of plain libvirt XML at define', async () => {
+    const driver = await h.driver();
+    const disk = h.disk('auto.img');
+    const obj = await driver.defineXML(`<domain type='qemu'><name>auto</name><uuid>33333333-0000-0000-0000-000000000004</uuid>
+      <memory unit='MiB'>128</memory><os><type arch='x86_64' machine='q35'>hvm</type></os>
+      <devices><controller type='scsi' index='0' model='lsilogic'/>
+      <disk type='file' device='disk'><source file='${disk}'/><target dev='sda' bus='scsi'/></disk></devices></domain>`);
+    const xml = driver.getXMLDesc(obj, { inactive: true });
+    expect(xml).toContain("<alias name='ua-scsi0'/>");
+    expect(xml).toMatch(/<mpq:process rid="scsi0">\s*<mpq:device alias="ua-scsi0"\/>\s*<mpq:on-crash action="destroy"\/>/);
+    await driver.start(obj);
+    h.track(obj);
+    expect(obj.runtime?.remotes.map((r) => r.rid)).toEqual(['scsi0']);
+    await driver.destroy(obj);
+  });
+
+  it('refuses what it cannot run at define, changing nothing', async () => {
+    const driver = await h.driver();
+    await expect(
+      driver.defineXML(h.xml('hostdev', { uuid: '33333333-0000-0000-0000-000000000005' }).replace('</devices>', "<hostdev mode='subsystem' type='pci'/></devices>")),
+    ).rejects.toThrow("unsupported configuration: device <hostdev type='pci'> is not supported (/domain/devices/hostdev)");
+    await expect(driver.defineXML(h.xml('restart', { onCrash: 'restart', uuid: '33333333-0000-0000-0000-000000000006' }))).rejects.toThrow(
+      "unsupported configuration: on-crash action 'restart' is not supported yet",
+    );
+    expect(existsSync(join(h.configDir, 'hostdev.xml'))).toBe(false);
+    expect(() => driver.lookupByName('restart')).toThrow(/Domain not found/);
+  });
+});
