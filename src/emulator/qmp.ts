@@ -103,7 +103,8 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
         sock.destroy();
         const code = (e as NodeJS.ErrnoException).code;
         if ((code === 'ENOENT' || code === 'ECONNREFUSED') && Date.now() < deadline) {
-          await sleep(Math.min(10, deadline - Date.now()));
+          // QEMU creates the socket ~25 ms after spawn; a short poll keeps start latency near the floor
+          await sleep(Math.min(2, deadline - Date.now()));
           continue;
         }
         const why = code === 'ENOENT' || code === 'ECONNREFUSED' ? 'timed out' : sysText(e as NodeJS.ErrnoException);

@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+/**
+ * Driver start and destroy latency against the bare two-process floor,
+ * measured in the same run on the same domain:
+ *   - driver.start(): caps (cached), plan, remote spawn + monitor, main spawn +
+ *     monitor, status file, `cont` — until the domain is `running (booted)`
+ *   - driver.destroy(): until both processes are gone and cleanup is done
+ *   - floor, contract order (interfaces.md §5): bare spawn of the remote, wait
+ *     until its monitor answers qmp_capabilities, bare spawn of the main QEMU,
+ *     wait until its monitor answers qmp_capabilities and `cont` — the least
+ *     any manager must do for a running guest (raw sockets, no client library,
+ *     no supervision, no state). A monitor's greeting alone is not readiness:
+ *     the main QEMU greets ~10 ms before it can execute a command.
+ *   - floor, parallel: both spawned at once, until the main monitor greets
+ *   - bare kill: SIGTERM both, until both are reaped
+ *
+ *   npm run build && node bench/driver-start-destroy.mjs [--runs N] [--json]
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { QemuDriver } = await import(path.join(root, 'dist/driver/driver.js'));
+const { parseDomainXml } = await import(path.join(root, 'dist/index.js'));
+const { buildLaunchPlan } = await import(path.join(root, 'dist/emulator/launch-plan.js'));
+const { socketpair, closeFd } = await import(path.join(root, 'dist/emulator/unixfd.js'));
+
+const args = process.argv.slice(2);
+const runs = Number(args[args.indexOf('--runs') + 1]) || 20;
+const asJson = args.includes('--json');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mpvirt-bench-drv-'));
+const disk = path.join(work, 'disk.img');
+fs.writeFileSync(disk, '');
+fs.truncateSync(disk, 64 << 20);
+const xml = `<domain type='qemu'><name>bench</name><memory unit='MiB'>256</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type></os>
+<metadata><mpq:remote xmlns:mpq='http://mpvirt.org/schemas/domain/mpqemu/1.0'><mpq:process rid='8'><mpq:device alias='ua-lsi0'/></mpq:process></mpq:remote></metadata>
+<devices><controller type='scsi' index='0' model='lsilogic'><alias name='ua-lsi0'/></controller>
+<disk type='file' device='disk'><source file='${disk}'/><target dev='sda' bus='scsi'/></disk></devices></domain>`;
+
+const now = () => performance.now();
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+
+async function greet(sockPath, deadline) {
+  for (;;) {
+    try {
+      await new Promise((resolve, reject) => {
+        const s = net.connect(sockPath);
+        s.once('data', () => { s.destroy(); resolve(); });
+        s.once('error', reject);
+      });
+      return;
+    } catch (e) {
+      if (now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+}
+
+/** Raw QMP: connect (retrying), read the greeting, run the commands, return the open socket. */
+async function rawQmp(sockPath, deadline, commands) {
+  for (;;) {
+    try {
+      return await new Promise((resolve, reject) => {
+        const s = net.connect(sockPath);
+        let buf = '';
+        let left = commands.length + 1; // greeting + one reply per command
+        s.once('error', reject);
+        s.on('data', (d) => {
+          buf += d;
+          let nl;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            if (line.includes('"event"')) continue;
+            const sent = commands.length + 1 - left;
+            left--;
+            if (left === 0) return resolve(s);
+            s.write(`{"execute":"${commands[sent]}"}\n`);
+          }
+        });
+      });
+    } catch (e) {
+      if (now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+}
+const reaped = (p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', r)));
+
+const driver = new QemuDriver({
+  configDir: path.join(work, 'etc'), stateDir: path.join(work, 'run'), logDir: path.join(work, 'log'), capsCacheDir: path.join(work, 'caps'),
+});
+await driver.init();
+const dom = await driver.defineXML(xml);
+const caps = await driver.caps.get('/usr/bin/qemu-system-x86_64');
+
+const start = [], destroy = [], floorSerial = [], floorParallel = [], bareKill = [];
+for (let i = 0; i < runs + 2; i++) {
+  const ts = now();
+  await driver.start(dom);
+  const t1 = now();
+  const startMs = t1 - ts;
+  await driver.destroy(dom);
+  const t2 = now();
+
+  const runDir = path.join(work, `bare${i}`);
+  fs.mkdirSync(runDir, { recursive: true });
+  const plan = buildLaunchPlan(parseDomainXml(xml), caps, { runDir });
+  let [a, b] = socketpair();
+  const t0 = now();
+  const r = spawn(plan.remotes[0].binary, plan.remotes[0].argv, { stdio: ['ignore', 'ignore', 'ignore', a] });
+  closeFd(a);
+  const rs = await rawQmp(plan.remotes[0].qmpPath, t0 + 10_000, ['qmp_capabilities']);
+  const m = spawn(plan.main.binary, plan.main.argv, { stdio: ['ignore', 'ignore', 'ignore', b] });
+  closeFd(b);
+  const ms = await rawQmp(plan.main.qmpPath, t0 + 10_000, ['qmp_capabilities', 'cont']);
+  const t3 = now();
+  rs.destroy();
+  ms.destroy();
+  m.kill('SIGTERM');
+  r.kill('SIGTERM');
+  await Promise.all([reaped(m), reaped(r)]);
+  const t4 = now();
+
+  const runDir2 = path.join(work, `par${i}`);
+  fs.mkdirSync(runDir2, { recursive: true });
+  const plan2 = buildLaunchPlan(parseDomainXml(xml), caps, { runDir: runDir2 });
+  [a, b] = socketpair();
+  const t5 = now();
+  const r2 = spawn(plan2.remotes[0].binary, plan2.remotes[0].argv, { stdio: ['ignore', 'ignore', 'ignore', a] });
+  const m2 = spawn(plan2.main.binary, plan2.main.argv, { stdio: ['ignore', 'ignore', 'ignore', b] });
+  closeFd(a);
+  closeFd(b);
+  await greet(plan2.main.qmpPath, t5 + 10_000);
+  const t6 = now();
+  m2.kill('SIGKILL');
+  r2.kill('SIGKILL');
+  await Promise.all([reaped(m2), reaped(r2)]);
+  if (i < 2) continue; // warm-up
+  start.push(startMs);
+  destroy.push(t2 - t1);
+  floorSerial.push(t3 - t0);
+  floorParallel.push(t6 - t5);
+  bareKill.push(t4 - t3);
+}
+await driver.detach();
+fs.rmSync(work, { recursive: true, force: true });
+
+const result = {
+  machine: `${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, ${os.type()} ${os.release()}`,
+  node: process.version,
+  runs,
+  driverStartMs: stats(start),
+  floorContractOrderMs: stats(floorSerial),
+  floorParallelMs: stats(floorParallel),
+  driverDestroyMs: stats(destroy),
+  bareKillMs: stats(bareKill),
+};
+if (asJson) console.log(JSON.stringify(result, null, 2));
+else {
+  const f = (s) => `${s.median.toFixed(1)} | ${s.min.toFixed(1)} | ${s.max.toFixed(1)}`;
+  console.log(`# Driver start/destroy vs the bare floor (TCG), ${runs} runs\n\nmachine: ${result.machine}; node ${result.node}\n`);
+  console.log('| measurement | median ms | min | max |\n|---|---:|---:|---:|');
+  console.log(`| driver.start() until running (booted) | ${f(result.driverStartMs)} |`);
+  console.log(`| floor, contract order: remote QMP ready, then main QMP ready + cont | ${f(result.floorContractOrderMs)} |`);
+  console.log(`| reference: both spawned at once, until the main monitor greets | ${f(result.floorParallelMs)} |`);
+  console.log(`| driver.destroy() until cleaned up | ${f(result.driverDestroyMs)} |`);
+  console.log(`| bare SIGTERM of both until reaped | ${f(result.bareKillMs)} |`);
+  console.log(`\nstart / contract-order floor: ${(result.driverStartMs.median / result.floorContractOrderMs.median).toFixed(2)}×`);
+}
