@@ -243,6 +243,9 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
       return this.fail(`cannot parse QEMU monitor reply: ${text.slice(0, 200)}`);
     }
     if (!this.greet) {
+      // A client that connects in the same instant QEMU starts its VM can see
+      // the start's event (RESUME) before the greeting: skip events until then.
+      if (typeof msg.event === 'string') return;
       const g = msg.QMP as Partial<QmpGreeting> | undefined;
       if (!g?.version?.qemu) return this.fail(`unexpected QEMU monitor greeting: ${text.slice(0, 200)}`);
       this.greet = { version: g.version, capabilities: g.capabilities ?? [] };
