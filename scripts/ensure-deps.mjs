@@ -16,6 +16,10 @@ export const DEBIAN_PACKAGES = {
   libvirt0: "libvirt's C library and its RelaxNG schemas (/usr/share/libvirt/schemas)",
   'libvirt-clients': 'the real virsh and virt-xml-validate',
   'libxml2-utils': 'xmllint, the reference for schema error output',
+  'python3-libvirt': 'python3-libvirt, a real libvirt client for the wire-protocol tests',
+  'busybox-static': 'the demo/test guest\'s userland (test/fixtures/guest)',
+  cpio: 'packs the demo/test guest\'s initramfs',
+  'xz-utils': 'unpacks the guest kernel',
 };
 
 function missingPackages() {
