@@ -30,12 +30,17 @@ interface ErrorKind {
 export const ErrorKinds = {
   VIR_ERR_INTERNAL_ERROR: { number: 1, format: (d) => `internal error: ${d}` },
   VIR_ERR_NO_SUPPORT: { number: 3, format: (d) => `this function is not supported by the connection driver: ${d}` },
+  VIR_ERR_NO_CONNECT: { number: 5, format: (d) => `no connection driver available for ${d}` },
   VIR_ERR_INVALID_ARG: { number: 8, format: (d) => `invalid argument: ${d}` },
   VIR_ERR_OPERATION_FAILED: { number: 9, format: (d) => `operation failed: ${d}` },
   VIR_ERR_NO_NAME: { number: 21, format: (d) => (d ? `missing name information in ${d}` : 'missing name information') },
   VIR_ERR_NO_TARGET: { number: 20, format: (d) => (d ? `missing target information for ${d}` : 'missing target information') },
   VIR_ERR_XML_ERROR: { number: 27, format: (d) => `XML error: ${d}` },
+  VIR_ERR_OPERATION_DENIED: { number: 29, format: (d) => `operation forbidden: ${d}` },
+  VIR_ERR_CONF_SYNTAX: { number: 33, format: (d) => `configuration file syntax error: ${d}` },
   VIR_ERR_XML_DETAIL: { number: 35, format: (d) => `XML error: ${d}` },
+  // libvirt prints RPC errors without a prefix ("%s")
+  VIR_ERR_RPC: { number: 39, format: (d) => d },
   VIR_ERR_NO_DOMAIN: { number: 42, format: (d) => `Domain not found: ${d}` },
   VIR_ERR_OPERATION_INVALID: { number: 55, format: (d) => `Requested operation is not valid: ${d}` },
   VIR_ERR_CONFIG_UNSUPPORTED: { number: 67, format: (d) => `unsupported configuration: ${d}` },
