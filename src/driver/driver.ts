@@ -143,6 +143,22 @@ export class QemuDriver implements DriverCore {
     return d;
   }
 
+  /** Every domain, active or not (virConnectListAllDomains filters on top). */
+  listDomains(): DomainObject[] {
+    return this.domains.all();
+  }
+
+  /** `virDomainGetOSType`: the `<os><type>` of the definition in use. */
+  getOSType(obj: DomainObject): string {
+    return (obj.liveDef ?? obj.def).os.type;
+  }
+
+  /** `virConnectGetVersion`: the default emulator's version as major*1e6 + minor*1e3 + micro. */
+  async hypervisorVersion(): Promise<number> {
+    const { major, minor, micro } = (await this.caps.get(this.defaultEmulator)).version;
+    return major * 1_000_000 + minor * 1_000 + micro;
+  }
+
   getXMLDesc(obj: DomainObject, opts: { inactive?: boolean } = {}): string {
     const def = opts.inactive ? (obj.pendingDef ?? obj.def) : (obj.liveDef ?? obj.def);
     return formatDomainXml({ ...def, ...(obj.active && !opts.inactive ? { id: obj.id } : {}) });
@@ -173,7 +189,7 @@ export class QemuDriver implements DriverCore {
     const caps = await this.caps.get(def.emulator ?? this.defaultEmulator);
     if ((def.metadata?.remote?.processes.length ?? 0) > 0) assertMultiprocess(caps);
     // everything the launch plan refuses is refused now, not at start
-    buildLaunchPlan(def, caps, { runDir: `/run/mpvirt/qemu/${def.name}` });
+    buildLaunchPlan(def, caps, { runDir: `${this.dirs.stateDir}/${def.name}` });
     return def;
   }
 
