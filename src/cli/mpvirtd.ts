@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Daemon } from '../driver/daemon.js';
+import type { Daemon } from '../daemon/daemon.js';
 
 const USAGE = `Usage: mpvirtd [OPTION]...
 
@@ -34,7 +34,8 @@ The mpvirt daemon: manages multi-process QEMU domains for mpqemu:///system
   -h, --help           show this help and exit
   -V, --version        show the version and exit
 
-Not available in this version: the RPC server (libvirt clients cannot connect yet).
+Clients: virsh -c mpqemu:///system (or mpqemu+unix:///system?socket=PATH for
+--socket), python3-libvirt and any libvirt-based tool.
 `;
 
 const options = {
@@ -123,7 +124,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 process.on('SIGHUP', () => daemon?.logger.info({ signal: 'SIGHUP' }, 'SIGHUP received; nothing to reload in this version'));
 
 try {
-  const { startDaemon } = await import('../driver/daemon.js'); // --help and bad flags need none of it
+  const { startDaemon } = await import('../daemon/daemon.js'); // --help and bad flags need none of it
   daemon = await startDaemon({
     mode,
     ...(values.socket !== undefined && { socket: values.socket }),
@@ -154,8 +155,7 @@ daemon.logger.info(
     timeout,
     domains: driver.domains.all().length,
     running: driver.runningCount(),
-    rpc: 'not available in this version',
   },
-  'mpvirtd ready; RPC server: not available in this version',
+  'mpvirtd ready',
 );
 if (pendingSignal) void shutdown(pendingSignal);

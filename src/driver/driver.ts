@@ -11,6 +11,7 @@ import type { DomainDef, OnCrashAction } from '../domainxml/model.js';
 import { CapsCache, assertMultiprocess } from '../emulator/caps-probe.js';
 import { buildLaunchPlan } from '../emulator/launch-plan.js';
 import { renderNativeArgv } from '../emulator/native.js';
+import { readProcStat } from '../emulator/process.js';
 import type { DriverCore, DriverDirs, DriverTuning, Logger } from './core.js';
 import { DomainList, DomainObject } from './domain-object.js';
 import { Detail, DriverEventBus, LifecycleEvent } from './events.js';
@@ -29,6 +30,12 @@ export interface DriverOptions extends DriverDirs {
   autoIsolateOnCrash?: OnCrashAction;
   tuning?: Partial<DriverTuning>;
   log?: Logger;
+}
+
+/** CPU time of a process (utime + stime in /proc/PID/stat, clock ticks of 10 ms), as libvirt reports it. */
+function cpuTimeNs(pid: number): bigint {
+  const st = readProcStat(pid);
+  return st ? (st.utime + st.stime) * 10_000_000n : 0n;
 }
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -171,7 +178,7 @@ export class QemuDriver implements DriverCore {
       maxMemKiB: def.memory.kib,
       memoryKiB: def.currentMemory?.kib ?? def.memory.kib,
       vcpus: def.vcpu.current ?? def.vcpu.count,
-      cpuTimeNs: 0n,
+      cpuTimeNs: obj.runtime ? cpuTimeNs(obj.runtime.main.handle.pid) : 0n,
     };
   }
 

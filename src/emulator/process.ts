@@ -309,7 +309,7 @@ function whyNotExecutable(binary: string, cwd: string | undefined): string {
 }
 
 /** Fields 1–6 and 22 (proc(5) numbering) of /proc/<pid>/stat; comm without its parentheses. */
-export interface ProcStat { pid: number; comm: string; state: string; ppid: number; pgrp: number; session: number; startTime: bigint }
+export interface ProcStat { pid: number; comm: string; state: string; ppid: number; pgrp: number; session: number; startTime: bigint; /** clock ticks */ utime: bigint; stime: bigint }
 
 /** Parses the text of /proc/<pid>/stat; the fields after `comm` start after its last ')'. */
 export function parseProcStat(text: string): ProcStat | undefined {
@@ -321,7 +321,8 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const ints = [1, 4, 5, 6].map((n) => (n === 1 ? text.slice(0, open).trim() : field(n)));
   if (!ints.every((v) => /^-?\d+$/.test(v)) || !/^\d+$/.test(field(22))) return undefined;
   const [pid, ppid, pgrp, session] = ints.map(Number) as [number, number, number, number];
-  return { pid, comm: text.slice(open + 1, close), state: field(3), ppid, pgrp, session, startTime: BigInt(field(22)) };
+  const ticks = (n: number): bigint => (/^\d+$/.test(field(n)) ? BigInt(field(n)) : 0n);
+  return { pid, comm: text.slice(open + 1, close), state: field(3), ppid, pgrp, session, startTime: BigInt(field(22)), utime: ticks(14), stime: ticks(15) };
 }
 
 /** /proc/<pid>/stat, or undefined when there is no such process (reaped) or it cannot be read. */

@@ -48,7 +48,10 @@ async function connectMonitor(proc: SpawnedQemu, path: string, timeoutMs: number
     return await Promise.race([connected, died]);
   } catch (e) {
     connected.then((q) => q.close(), () => {});
-    throw e;
+    // A dying QEMU often resets the monitor connection a moment before it is
+    // reaped: if it exits shortly after, its stderr is the error worth reporting.
+    const exit = await Promise.race([died.then(() => undefined, (err: unknown) => err), new Promise((r) => setTimeout(() => r(undefined), 1000).unref())]);
+    throw exit ?? e;
   }
 }
 

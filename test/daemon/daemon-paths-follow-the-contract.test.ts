@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseDaemonConfig, readDaemonConfig, resolveDaemonPaths, startDaemon } from '../../src/driver/daemon.js';
+import { parseDaemonConfig, readDaemonConfig, resolveDaemonPaths, startDaemon } from '../../src/daemon/daemon.js';
 import { MpvirtError } from '../../src/errors.js';
 import { logSink } from './mpvirtd-process.js';
 
@@ -169,7 +169,7 @@ describe('startDaemon applies paths and configuration', () => {
     });
     try {
       for (const sub of ['etc', 'run', 'log', 'sock']) expect(statSync(join(dir, sub)).mode & 0o777).toBe(0o700);
-      expect(existsSync(join(dir, 'sock', 'virtmpqemud-sock'))).toBe(false); // no RPC server yet: no fake socket
+      expect(existsSync(join(dir, 'sock', 'virtmpqemud-sock'))).toBe(true); // the RPC server listens while the daemon runs
       expect(d.driver.tuning).toMatchObject({ jobTimeoutMs: 1234, logLimitBytes: 4096, heartbeatMs: 300 });
       expect(d.logger.level).toBe('debug');
       d.logger.info({ auth: { user: 'x' }, vnc: { password: 'hunter2' }, token: 't0k' }, 'secret stuff');
@@ -181,6 +181,7 @@ describe('startDaemon applies paths and configuration', () => {
       await d.stop(); // idempotent
     }
     expect(existsSync(join(dir, 'run', '.mpvirtd.lock'))).toBe(false);
+    expect(existsSync(join(dir, 'sock', 'virtmpqemud-sock'))).toBe(false); // removed on stop
   });
 
   it('refuses to start with a bad configuration file or log level', async () => {

@@ -27,7 +27,7 @@ export function buildMpvirtd(): { cli: string; cleanup: () => void } {
     encoding: 'utf8',
   });
   const cli = join(dir, 'dist', 'cli', 'mpvirtd.js');
-  if (!existsSync(cli) || !existsSync(join(dir, 'dist', 'driver', 'daemon.js'))) {
+  if (!existsSync(cli) || !existsSync(join(dir, 'dist', 'daemon', 'daemon.js'))) {
     throw new Error(`building mpvirtd failed:\n${r.stdout}${r.stderr}`);
   }
   return { cli, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

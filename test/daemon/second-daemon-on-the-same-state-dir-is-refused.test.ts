@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/driver/daemon.js';
+import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { pidAlive } from '../driver/harness.js';
 import { buildMpvirtd, logSink, MpvirtdProcess, xdgEnv } from './mpvirtd-process.js';
 

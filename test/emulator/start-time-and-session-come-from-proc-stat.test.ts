@@ -33,7 +33,7 @@ describe('startTimeOf / readProcStat', () => {
 
     const text = '4242 (x) 1 2 (y) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654321012 1 2 3\n';
     expect(parseProcStat(text)).toEqual({
-      pid: 4242, comm: 'x) 1 2 (y', state: 'S', ppid: 1, pgrp: 4242, session: 4242, startTime: 987654321012n,
+      pid: 4242, comm: 'x) 1 2 (y', state: 'S', ppid: 1, pgrp: 4242, session: 4242, startTime: 987654321012n, utime: 0n, stime: 0n,
     });
     expect(parseProcStat('4242 (short) S 1 2')).toBeUndefined();
     expect(parseProcStat('garbage')).toBeUndefined();

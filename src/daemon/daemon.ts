@@ -10,12 +10,13 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { pino } from 'pino';
 import { MpvirtError } from '../errors.js';
-import { failed, normalizeLogLevel, readDaemonConfig, type DaemonConfig } from './daemon-config.js';
-import type { DriverTuning, Logger } from './core.js';
-import { QemuDriver } from './driver.js';
+import { failed, normalizeLogLevel, readDaemonConfig, type DaemonConfig } from './config.js';
+import type { DriverTuning, Logger } from '../driver/core.js';
+import { startRpcServer, type RpcServer } from '../rpc/server.js';
+import { QemuDriver } from '../driver/driver.js';
 import { tryLockExclusive, unlock } from './flock.js';
 
-export { normalizeLogLevel, parseDaemonConfig, readDaemonConfig, type DaemonConfig } from './daemon-config.js';
+export { normalizeLogLevel, parseDaemonConfig, readDaemonConfig, type DaemonConfig } from './config.js';
 
 export type DaemonMode = 'system' | 'session';
 
@@ -232,7 +233,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     throw e;
   }
 
+  // The RPC server listens once the driver is ready, so the first call sees every domain.
+  let server: RpcServer;
+  try {
+    server = await startRpcServer({ driver, socketPath: paths.socket, ...(paths.socketRo !== undefined && { socketRoPath: paths.socketRo }), log });
+  } catch (e) {
+    await driver.detach().catch(() => {});
+    release();
+    throw e;
+  }
+
   const checks: Array<() => boolean> = opts.isIdle ? [opts.isIdle] : [];
+  // idle also means no client is connected (a session daemon exits after its last client)
+  checks.push(() => server.clientCount() === 0);
   const idle = (): boolean =>
     driver.runningCount() === 0 && driver.domains.all().every((d) => d.jobs.holder === undefined) && checks.every((c) => c());
   let idleTimer: NodeJS.Timeout | undefined;
@@ -242,6 +255,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       clearInterval(idleTimer);
       const leftRunning = driver.runningCount();
       try {
+        await server.close();
         await driver.detach();
       } finally {
         release();

@@ -1,0 +1,51 @@
+// python3-libvirt (the real binding over libvirt's C library) manages
+// mpvirtd: open, define, create, lookup, info, state, XMLDesc, listAllDomains,
+// destroy, undefine, coded errors, and lifecycle events delivered through
+// domainEventRegisterAny with the default event loop.
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../domainxml/helpers.js';
+import { RpcHarness } from './harness.js';
+
+const r = new RpcHarness();
+beforeAll(() => r.start());
+afterAll(() => r.cleanup());
+
+function runPython(args: string[]): Promise<{ lines: Array<Record<string, unknown>>; stderr: string; code: number }> {
+  return new Promise((resolve) => {
+    execFile('/usr/bin/python3', [join(projectRoot, 'test/rpc/python/lifecycle_client.py'), ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      const lines = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolve({ lines, stderr, code: err ? (typeof err.code === 'number' ? err.code : -1) : 0 });
+    });
+  });
+}
+
+describe('python3-libvirt', () => {
+  it('drives the whole lifecycle and receives the events', async () => {
+    const xmlFile = join(r.h.dir, 'py.xml');
+    writeFileSync(xmlFile, r.h.xml('pydom'));
+    const { lines, stderr, code } = await runPython([r.uri(), xmlFile]);
+    const step = (name: string): Record<string, unknown> => lines.find((l) => l.step === name) ?? {};
+    expect(code, stderr).toBe(0);
+    expect(step('open')).toMatchObject({ type: 'QEMU', alive: 1 });
+    expect(step('define')).toMatchObject({ name: 'pydom', id: -1, active: 0, persistent: 1 });
+    expect(step('create')).toMatchObject({ id: 1, state: [1, 1], info: [1, 131072, 131072, 1], ostype: 'hvm' });
+    expect(step('xml')).toEqual({ step: 'xml', has_mpq: true, live_id: true });
+    expect(step('list')).toMatchObject({ names: ['pydom'] });
+    expect(step('destroy')).toMatchObject({ state: [5, 2] });
+    expect(step('destroy-again')).toMatchObject({ code: 55, message: 'Requested operation is not valid: domain is not running' });
+    expect(step('lookup-gone')).toMatchObject({ code: 42 });
+    // Defined Added, Resumed Unpaused, Started Booted, Shutdown Finished (host), Stopped Destroyed, Undefined Removed
+    expect(step('events').events).toEqual([
+      ['pydom', 0, 0],
+      ['pydom', 4, 0],
+      ['pydom', 2, 0],
+      ['pydom', 6, 2],
+      ['pydom', 5, 1],
+      ['pydom', 1, 0],
+    ]);
+    expect(step('done')).toEqual({ step: 'done' });
+  });
+});
