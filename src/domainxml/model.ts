@@ -176,8 +176,18 @@ export type DeviceDef =
 
 export type OnCrashAction = 'destroy' | 'preserve' | 'restart';
 
+/** What the driver knows of a running remote process: live XML only, never persisted. */
+export interface RemoteProcessLive {
+  pid?: number;
+  /** the supervisor's state: starting, running, hung, crashed, … */
+  state?: string;
+  /** the process's QMP socket */
+  monitor?: string;
+}
+
 export interface RemoteProcessDef {
   rid: string;
+  live?: RemoteProcessLive;
   /** user aliases of the devices served by this process */
   devices: string[];
   emulator?: string;

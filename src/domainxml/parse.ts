@@ -251,6 +251,15 @@ function parseRemote(el: XElement): RemoteDef {
 
 function parseProcess(r: ElementReader): RemoteProcessDef {
   const rid = r.attr('rid');
+  // live-only attributes (dumpxml of a running domain); dropped again at define
+  const pidText = r.attr('pid');
+  const state = r.attr('state');
+  const monitor = r.attr('monitor');
+  const live = {
+    ...opt('pid', pidText === undefined ? undefined : parseUnsigned(pidText, { attr: 'pid', element: r.el.name }, 1, 0x7fffffff)),
+    ...opt('state', state),
+    ...opt('monitor', monitor),
+  };
   if (rid === undefined) throw xmlError(`missing attribute 'rid' in <${r.el.name}>`, { where: `${r.path}/@rid` });
   const devices: string[] = [];
   for (const d of r.children('device', MPQ_NS)) {
@@ -288,5 +297,12 @@ function parseProcess(r: ElementReader): RemoteProcessDef {
     strictRest(sandR);
   }
   strictRest(r);
-  return { rid, devices, ...opt('emulator', emulator), ...opt('onCrash', onCrash), ...opt('sandbox', sandbox) };
+  return {
+    rid,
+    ...opt('live', Object.keys(live).length > 0 ? live : undefined),
+    devices,
+    ...opt('emulator', emulator),
+    ...opt('onCrash', onCrash),
+    ...opt('sandbox', sandbox),
+  };
 }

@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { MpvirtError } from '../errors.js';
-import { assertSupported, formatDomainXml, parseDomainXml } from '../domainxml/index.js';
+import { assertSupported, formatDomainXml, parseDomainXml, withLiveState, withoutLiveState } from '../domainxml/index.js';
 import { applyAutoIsolation } from '../domainxml/auto-isolate.js';
 import type { DomainDef, OnCrashAction } from '../domainxml/model.js';
 import { CapsCache, assertMultiprocess } from '../emulator/caps-probe.js';
@@ -167,8 +167,11 @@ export class QemuDriver implements DriverCore {
   }
 
   getXMLDesc(obj: DomainObject, opts: { inactive?: boolean } = {}): string {
-    const def = opts.inactive ? (obj.pendingDef ?? obj.def) : (obj.liveDef ?? obj.def);
-    return formatDomainXml({ ...def, ...(obj.active && !opts.inactive ? { id: obj.id } : {}) });
+    if (opts.inactive || !obj.active) return formatDomainXml(obj.pendingDef ?? obj.def);
+    const live = new Map(
+      (obj.runtime?.remotes ?? []).map((r) => [r.rid, { pid: r.handle.pid, state: r.supervisor.state, monitor: r.qmpPath }] as const),
+    );
+    return formatDomainXml(withLiveState(obj.liveDef ?? obj.def, obj.id, live));
   }
 
   getInfo(obj: DomainObject): DomainInfo {
@@ -186,7 +189,8 @@ export class QemuDriver implements DriverCore {
 
   /** Parse, apply the isolation policy, validate and check what can run. */
   async prepareDefinition(xml: string, validate: boolean): Promise<DomainDef> {
-    const parsed = parseDomainXml(xml, { validateSchema: validate });
+    // dumpxml of a running domain may come back: its live-only parts are not definition
+    const parsed = withoutLiveState(parseDomainXml(xml, { validateSchema: validate }));
     const def = applyAutoIsolation(parsed, this.autoIsolate);
     if (def !== parsed) parseDomainXml(formatDomainXml(def)); // the added placement obeys every rule too
     assertSupported(def);

@@ -1,7 +1,7 @@
 // define/undefine semantics: a redefinition of a running domain applies at its
 // next start; undefining a running domain makes it transient, and it goes
 // away when it stops; a transient domain (virsh create) vanishes on stop.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Harness } from './harness.js';
@@ -21,6 +21,21 @@ describe('definitions', () => {
     expect(driver.getXMLDesc(obj, { inactive: true })).toContain("<memory unit='KiB'>196608</memory>");
     await driver.destroy(obj);
     expect(driver.getXMLDesc(obj)).toContain("<memory unit='KiB'>196608</memory>");
+  });
+
+  it('live XML shows the id and each remote process\'s pid, state and monitor; define of it stores none of them', async () => {
+    const driver = await h.driver();
+    const obj = await driver.defineXML(h.xml('livexml', { uuid: '33333333-0000-0000-0000-000000000007' }));
+    await driver.start(obj);
+    const pids = h.track(obj);
+    const live = driver.getXMLDesc(obj);
+    expect(live).toMatch(/^<domain type='qemu' id='\d+'>/);
+    expect(live).toContain(`<mpq:process rid="8" pid="${pids.remotes[0]}" state="running" monitor="${join(h.stateDir, 'livexml', 'remote-8.qmp')}">`);
+    expect(driver.getXMLDesc(obj, { inactive: true })).toContain('<mpq:process rid="8">');
+    await driver.defineXML(live); // what `virsh dumpxml vm > f; virsh define f` does
+    const saved = readFileSync(join(h.configDir, 'livexml.xml'), 'utf8');
+    expect(saved).not.toMatch(/ id='|pid=|state=|monitor=/);
+    await driver.destroy(obj);
   });
 
   it('undefine of a running domain makes it transient; it disappears when stopped', async () => {
