@@ -19,48 +19,19 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { benchXml, greet, importDist, machine, makeWork, now, reaped, runsArg, stats } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { QemuDriver } = await import(path.join(root, 'dist/driver/driver.js'));
-const { parseDomainXml } = await import(path.join(root, 'dist/index.js'));
-const { buildLaunchPlan } = await import(path.join(root, 'dist/emulator/launch-plan.js'));
-const { socketpair, closeFd } = await import(path.join(root, 'dist/emulator/unixfd.js'));
+const { QemuDriver } = await importDist('driver/driver.js');
+const { parseDomainXml } = await importDist('index.js');
+const { buildLaunchPlan } = await importDist('emulator/launch-plan.js');
+const { socketpair, closeFd } = await importDist('emulator/unixfd.js');
 
 const args = process.argv.slice(2);
-const runs = Number(args[args.indexOf('--runs') + 1]) || 20;
+const runs = runsArg(args, 20);
 const asJson = args.includes('--json');
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mpvirt-bench-drv-'));
-const disk = path.join(work, 'disk.img');
-fs.writeFileSync(disk, '');
-fs.truncateSync(disk, 64 << 20);
-const xml = `<domain type='qemu'><name>bench</name><memory unit='MiB'>256</memory>
-<os><type arch='x86_64' machine='q35'>hvm</type></os>
-<metadata><mpq:remote xmlns:mpq='http://mpvirt.org/schemas/domain/mpqemu/1.0'><mpq:process rid='8'><mpq:device alias='ua-lsi0'/></mpq:process></mpq:remote></metadata>
-<devices><controller type='scsi' index='0' model='lsilogic'><alias name='ua-lsi0'/></controller>
-<disk type='file' device='disk'><source file='${disk}'/><target dev='sda' bus='scsi'/></disk></devices></domain>`;
-
-const now = () => performance.now();
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
-
-async function greet(sockPath, deadline) {
-  for (;;) {
-    try {
-      await new Promise((resolve, reject) => {
-        const s = net.connect(sockPath);
-        s.once('data', () => { s.destroy(); resolve(); });
-        s.once('error', reject);
-      });
-      return;
-    } catch (e) {
-      if (now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 1));
-    }
-  }
-}
+const { work, disk } = makeWork('mpvirt-bench-drv-');
+const xml = benchXml(disk);
 
 /** Raw QMP: connect (retrying), read the greeting, run the commands, return the open socket. */
 async function rawQmp(sockPath, deadline, commands) {
@@ -91,7 +62,6 @@ async function rawQmp(sockPath, deadline, commands) {
     }
   }
 }
-const reaped = (p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', r)));
 
 const driver = new QemuDriver({
   configDir: path.join(work, 'etc'), stateDir: path.join(work, 'run'), logDir: path.join(work, 'log'), capsCacheDir: path.join(work, 'caps'),
@@ -153,7 +123,7 @@ await driver.detach();
 fs.rmSync(work, { recursive: true, force: true });
 
 const result = {
-  machine: `${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, ${os.type()} ${os.release()}`,
+  machine: machine(),
   node: process.version,
   runs,
   driverStartMs: stats(start),

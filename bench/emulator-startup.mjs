@@ -14,54 +14,20 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { benchXml, greet, importDist, machine, makeWork, now, readCaps, reaped, runsArg, stats } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { parseDomainXml } = await import(path.join(root, 'dist/index.js'));
-const { buildLaunchPlan } = await import(path.join(root, 'dist/emulator/launch-plan.js'));
-const { launchPlan, stopLaunched } = await import(path.join(root, 'dist/remote/launch.js'));
-const { socketpair, closeFd } = await import(path.join(root, 'dist/emulator/unixfd.js'));
+const { parseDomainXml } = await importDist('index.js');
+const { buildLaunchPlan } = await importDist('emulator/launch-plan.js');
+const { launchPlan, stopLaunched } = await importDist('remote/launch.js');
+const { socketpair, closeFd } = await importDist('emulator/unixfd.js');
 
 const args = process.argv.slice(2);
-const runs = Number(args[args.indexOf('--runs') + 1]) || 15;
+const runs = runsArg(args, 15);
 const asJson = args.includes('--json');
-const caps = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/emulator/caps-qemu-7.2.json'), 'utf8'));
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mpvirt-bench-'));
-const disk = path.join(work, 'disk.img');
-fs.writeFileSync(disk, '');
-fs.truncateSync(disk, 64 << 20);
-
-const xml = `<domain type='qemu'><name>bench</name><memory unit='MiB'>256</memory>
-<os><type arch='x86_64' machine='q35'>hvm</type></os>
-<metadata><mpq:remote xmlns:mpq='http://mpvirt.org/schemas/domain/mpqemu/1.0'><mpq:process rid='8'><mpq:device alias='ua-lsi0'/></mpq:process></mpq:remote></metadata>
-<devices><controller type='scsi' index='0' model='lsilogic'><alias name='ua-lsi0'/></controller>
-<disk type='file' device='disk'><source file='${disk}'/><target dev='sda' bus='scsi'/></disk></devices></domain>`;
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
-const now = () => performance.now();
-
-async function greet(sockPath, deadline) {
-  for (;;) {
-    try {
-      await new Promise((resolve, reject) => {
-        const s = net.connect(sockPath);
-        s.once('data', () => {
-          s.destroy();
-          resolve();
-        });
-        s.once('error', reject);
-      });
-      return;
-    } catch (e) {
-      if (now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  }
-}
+const caps = readCaps();
+const { work, disk } = makeWork('mpvirt-bench-');
+const xml = benchXml(disk);
 
 async function bare(plan, runDir) {
   fs.mkdirSync(runDir, { recursive: true });
@@ -71,11 +37,11 @@ async function bare(plan, runDir) {
   const main = spawn(plan.main.binary, plan.main.argv, { stdio: ['ignore', 'ignore', 'ignore', b] });
   closeFd(a);
   closeFd(b);
-  await greet(plan.main.qmpPath, t0 + 10_000);
+  await greet(plan.main.qmpPath, t0 + 10_000, 2);
   const t = now() - t0;
   for (const p of [main, remote]) {
     p.kill('SIGKILL');
-    await new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', r)));
+    await reaped(p);
   }
   return t;
 }
@@ -98,8 +64,8 @@ for (let i = 0; i < runs + 2; i++) {
 }
 
 // separate, precise per-process numbers: remote alone, then main after it
-const { spawnQemu } = await import(path.join(root, 'dist/emulator/process.js'));
-const { QmpClient } = await import(path.join(root, 'dist/emulator/qmp.js'));
+const { spawnQemu } = await importDist('emulator/process.js');
+const { QmpClient } = await importDist('emulator/qmp.js');
 for (let i = 0; i < runs; i++) {
   const runDir = path.join(work, `pp${i}`);
   fs.mkdirSync(runDir, { recursive: true });
@@ -122,9 +88,8 @@ for (let i = 0; i < runs; i++) {
 }
 fs.rmSync(work, { recursive: true, force: true });
 
-const cpu = os.cpus()[0]?.model ?? 'unknown';
 const result = {
-  machine: `${cpu}, ${os.cpus().length} cores, ${os.type()} ${os.release()}`,
+  machine: machine(),
   node: process.version,
   runs,
   remoteSpawnToQmpReadyMs: stats(remoteReady),

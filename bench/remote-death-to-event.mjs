@@ -11,33 +11,21 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { benchXml, importDist, machine, makeWork, readCaps, runsArg, sleep, stats } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { parseDomainXml } = await import(path.join(root, 'dist/index.js'));
-const { buildLaunchPlan } = await import(path.join(root, 'dist/emulator/launch-plan.js'));
-const { launchPlan } = await import(path.join(root, 'dist/remote/launch.js'));
-const { QmpClient } = await import(path.join(root, 'dist/emulator/qmp.js'));
-const { RemoteSupervisor } = await import(path.join(root, 'dist/remote/supervisor.js'));
+const { parseDomainXml } = await importDist('index.js');
+const { buildLaunchPlan } = await importDist('emulator/launch-plan.js');
+const { launchPlan } = await importDist('remote/launch.js');
+const { QmpClient } = await importDist('emulator/qmp.js');
+const { RemoteSupervisor } = await importDist('remote/supervisor.js');
 
 const args = process.argv.slice(2);
-const runs = Number(args[args.indexOf('--runs') + 1]) || 20;
-const caps = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/emulator/caps-qemu-7.2.json'), 'utf8'));
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mpvirt-bench-death-'));
-const disk = path.join(work, 'disk.img');
-fs.writeFileSync(disk, '');
-fs.truncateSync(disk, 64 << 20);
-const xml = `<domain type='qemu'><name>bench</name><memory unit='MiB'>128</memory>
-<os><type arch='x86_64' machine='q35'>hvm</type></os>
-<metadata><mpq:remote xmlns:mpq='http://mpvirt.org/schemas/domain/mpqemu/1.0'><mpq:process rid='8'><mpq:device alias='ua-lsi0'/></mpq:process></mpq:remote></metadata>
-<devices><controller type='scsi' index='0' model='lsilogic'><alias name='ua-lsi0'/></controller>
-<disk type='file' device='disk'><source file='${disk}'/><target dev='sda' bus='scsi'/></disk></devices></domain>`;
+const runs = runsArg(args, 20);
+const caps = readCaps();
+const { work, disk } = makeWork('mpvirt-bench-death-');
+const xml = benchXml(disk, 128);
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let n = 0;
 
 async function launch() {
@@ -103,10 +91,9 @@ for (const mode of ['child', 'adopted', 'bare']) {
 }
 fs.rmSync(work, { recursive: true, force: true });
 
-const cpu = os.cpus()[0]?.model ?? 'unknown';
 const f = (s) => `${s.median.toFixed(2)} | ${s.min.toFixed(2)} | ${s.max.toFixed(2)} | ${s.by}`;
 console.log(`# Remote SIGKILL → 'crashed' transition (TCG), ${runs} runs each\n`);
-console.log(`machine: ${cpu}, ${os.cpus().length} cores, ${os.type()} ${os.release()}; node ${process.version}\n`);
+console.log(`machine: ${machine()}; node ${process.version}\n`);
 console.log('| path | median ms | min | max | first noticed by |\n|---|---:|---:|---:|---|');
 console.log(`| child remote (SpawnedQemu exit + monitor EOF) | ${f(results.child)} |`);
 console.log(`| re-adopted remote (pidfd + fresh monitor) | ${f(results.adopted)} |`);

@@ -7,7 +7,7 @@ import { ensureAll, root } from './ensure-deps.mjs';
 
 ensureAll();
 let failed = 0;
-for (const f of readdirSync(join(root, 'bench')).filter((x) => x.endsWith('.mjs')).sort()) {
+for (const f of readdirSync(join(root, 'bench')).filter((x) => x.endsWith('.mjs') && x !== 'lib.mjs').sort()) {
   process.stdout.write(`\n<!-- bench/${f} -->\n`);
   const r = spawnSync(process.execPath, [join(root, 'bench', f), ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) failed++;

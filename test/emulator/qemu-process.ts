@@ -6,6 +6,8 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, expect } from 'vitest';
+import { QmpClient } from '../../src/emulator/qmp.js';
 
 export const QEMU = '/usr/bin/qemu-system-x86_64';
 
@@ -72,4 +74,17 @@ export async function killAllQemu(): Promise<number[]> {
   const survivors: number[] = [];
   for (const q of [...running]) if (!(await killQemu(q))) survivors.push(q.pid);
   return survivors;
+}
+
+/** Register an afterEach that kills every QEMU still running and expects none to survive. */
+export function killAllQemuAfterEach(): void {
+  afterEach(async () => {
+    expect(await killAllQemu()).toEqual([]);
+  });
+}
+
+/** startQemu(), then connect a QmpClient to its `-qmp unix:` socket. */
+export async function startQemuWithQmp(opts: Parameters<typeof startQemu>[0] = {}): Promise<{ q: QemuProcess; qmp: QmpClient }> {
+  const q = startQemu(opts);
+  return { q, qmp: await QmpClient.connect(q.qmpPath) };
 }

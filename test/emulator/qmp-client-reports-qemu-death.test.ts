@@ -1,17 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isMpvirtError } from '../../src/errors.js';
-import { QmpClient, type QmpClose } from '../../src/emulator/qmp.js';
+import type { QmpClose } from '../../src/emulator/qmp.js';
 import { closeFd, pidfdOpen, watchFd } from '../../src/emulator/unixfd.js';
-import { killAllQemu, pidAlive, startQemu } from './qemu-process.js';
+import { killAllQemuAfterEach, pidAlive, startQemu, startQemuWithQmp } from './qemu-process.js';
 
-afterEach(async () => {
-  expect(await killAllQemu()).toEqual([]);
-});
+killAllQemuAfterEach();
 
 describe.sequential('the monitor going away', () => {
   it('kill -9: close is emitted within 1 s and every pending command is rejected', async () => {
-    const q = startQemu();
-    const qmp = await QmpClient.connect(q.qmpPath);
+    const { q, qmp } = await startQemuWithQmp();
     // Commands that cannot be answered before the kill: QEMU is stopped first.
     process.kill(q.pid, 'SIGSTOP');
     const pending = [qmp.execute('query-status'), qmp.execute('query-version'), qmp.execute('query-qmp-schema')];
@@ -33,8 +30,7 @@ describe.sequential('the monitor going away', () => {
   });
 
   it('EOF (QEMU quits by itself) is reported as reason "eof" with libvirt\'s text', async () => {
-    const q = startQemu();
-    const qmp = await QmpClient.connect(q.qmpPath);
+    const { q, qmp } = await startQemuWithQmp();
     const closed = new Promise<QmpClose>((r) => qmp.once('close', r));
     // quit's own reply may or may not beat the EOF; either outcome is fine
     await qmp.execute('quit').catch(() => undefined);
@@ -45,8 +41,7 @@ describe.sequential('the monitor going away', () => {
   });
 
   it('close() rejects pending commands with "QEMU monitor was closed" and emits close once', async () => {
-    const q = startQemu();
-    const qmp = await QmpClient.connect(q.qmpPath);
+    const { q, qmp } = await startQemuWithQmp();
     process.kill(q.pid, 'SIGSTOP');
     const pending = qmp.execute('query-status');
     const closes: QmpClose[] = [];

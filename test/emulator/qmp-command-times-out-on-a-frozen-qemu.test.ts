@@ -1,16 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isMpvirtError } from '../../src/errors.js';
-import { QmpClient } from '../../src/emulator/qmp.js';
-import { killAllQemu, killQemu, startQemu } from './qemu-process.js';
+import { killAllQemuAfterEach, killQemu, startQemuWithQmp } from './qemu-process.js';
 
-afterEach(async () => {
-  expect(await killAllQemu()).toEqual([]);
-});
+killAllQemuAfterEach();
 
 describe.sequential('a SIGSTOPped QEMU (its QMP freezes, qemu-multiprocess.md §5)', () => {
   it('times a command out with VIR_ERR_OPERATION_TIMEOUT; after SIGCONT the monitor is usable again', async () => {
-    const q = startQemu();
-    const qmp = await QmpClient.connect(q.qmpPath);
+    const { q, qmp } = await startQemuWithQmp();
     process.kill(q.pid, 'SIGSTOP');
     try {
       const t0 = performance.now();
@@ -38,8 +34,7 @@ describe.sequential('a SIGSTOPped QEMU (its QMP freezes, qemu-multiprocess.md §
   });
 
   it('SIGKILL of a stopped QEMU ends the monitor and is reaped', async () => {
-    const q = startQemu();
-    const qmp = await QmpClient.connect(q.qmpPath);
+    const { q, qmp } = await startQemuWithQmp();
     process.kill(q.pid, 'SIGSTOP');
     const pending = qmp.execute('query-status', {}, { timeoutMs: 30_000 }).catch((e: unknown) => e);
     const closed = new Promise((r) => qmp.once('close', r));

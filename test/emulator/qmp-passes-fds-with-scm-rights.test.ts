@@ -1,24 +1,20 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isMpvirtError } from '../../src/errors.js';
-import { QmpClient } from '../../src/emulator/qmp.js';
-import { killAllQemu, startQemu } from './qemu-process.js';
+import { killAllQemuAfterEach, startQemuWithQmp } from './qemu-process.js';
 
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'mpvirt-fds-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  expect(await killAllQemu()).toEqual([]);
-});
+killAllQemuAfterEach();
 
 describe.sequential('fd passing over QMP (SCM_RIGHTS)', () => {
   it('add-fd puts the attached file into an fdset that query-fdsets lists', async () => {
-    const q = startQemu();
-    const qmp = await QmpClient.connect(q.qmpPath);
+    const { qmp } = await startQemuWithQmp();
     const file = join(dir, 'disk0.img');
     writeFileSync(file, Buffer.alloc(4096));
     const fd = openSync(file, 'r+');
@@ -37,8 +33,7 @@ describe.sequential('fd passing over QMP (SCM_RIGHTS)', () => {
   });
 
   it('getfd without an attached fd fails with QEMU\'s SCM_RIGHTS error; with one it succeeds', async () => {
-    const q = startQemu();
-    const qmp = await QmpClient.connect(q.qmpPath);
+    const { qmp } = await startQemuWithQmp();
     const err = await qmp.execute('getfd', { fdname: 'f1' }).catch((e: unknown) => e);
     expect(isMpvirtError(err, 'VIR_ERR_INTERNAL_ERROR')).toBe(true);
     expect(err).toMatchObject({ qmp: { class: 'GenericError', desc: 'No file descriptor supplied via SCM_RIGHTS' } });
@@ -54,8 +49,7 @@ describe.sequential('fd passing over QMP (SCM_RIGHTS)', () => {
   });
 
   it('sends an fd command only after libuv has flushed a large queued command (no interleaving)', async () => {
-    const q = startQemu();
-    const qmp = await QmpClient.connect(q.qmpPath);
+    const { q, qmp } = await startQemuWithQmp();
     const file = join(dir, 'queued.img');
     writeFileSync(file, '');
     const fd = openSync(file, 'r');

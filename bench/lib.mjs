@@ -1,0 +1,66 @@
+/**
+ * Shared helpers of the benchmarks (not a benchmark: importing or running it does nothing).
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** import a module of the build output, e.g. importDist('emulator/qmp.js') (build first) */
+export const importDist = (rel) => import(path.join(root, 'dist', rel));
+
+/** `--runs N` from the command line, or the default */
+export const runsArg = (args, dflt) => Number(args[args.indexOf('--runs') + 1]) || dflt;
+
+export const now = () => performance.now();
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+
+/** CPU model, core count and kernel of this machine, for the reports */
+export const machine = () => `${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, ${os.type()} ${os.release()}`;
+
+/** the recorded QEMU 7.2 capabilities of the test fixtures */
+export const readCaps = () => JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/emulator/caps-qemu-7.2.json'), 'utf8'));
+
+/** a temp work dir holding a 64 MiB raw disk.img */
+export function makeWork(prefix) {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const disk = path.join(work, 'disk.img');
+  fs.writeFileSync(disk, '');
+  fs.truncateSync(disk, 64 << 20);
+  return { work, disk };
+}
+
+/** the bench domain: remote rid 8 serving lsilogic 'ua-lsi0' with the disk, TCG q35 */
+export const benchXml = (disk, memoryMiB = 256) => `<domain type='qemu'><name>bench</name><memory unit='MiB'>${memoryMiB}</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type></os>
+<metadata><mpq:remote xmlns:mpq='http://mpvirt.org/schemas/domain/mpqemu/1.0'><mpq:process rid='8'><mpq:device alias='ua-lsi0'/></mpq:process></mpq:remote></metadata>
+<devices><controller type='scsi' index='0' model='lsilogic'><alias name='ua-lsi0'/></controller>
+<disk type='file' device='disk'><source file='${disk}'/><target dev='sda' bus='scsi'/></disk></devices></domain>`;
+
+/** Raw QMP: connect (retrying every retryMs until deadline) until the monitor greets, then hang up. */
+export async function greet(sockPath, deadline, retryMs = 1) {
+  for (;;) {
+    try {
+      await new Promise((resolve, reject) => {
+        const s = net.connect(sockPath);
+        s.once('data', () => {
+          s.destroy();
+          resolve();
+        });
+        s.once('error', reject);
+      });
+      return;
+    } catch (e) {
+      if (now() > deadline) throw e;
+      await sleep(retryMs);
+    }
+  }
+}
+
+/** resolves once a child_process child has exited */
+export const reaped = (p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', r)));
