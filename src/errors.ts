@@ -46,6 +46,7 @@ export const ErrorKinds = {
   VIR_ERR_CONFIG_UNSUPPORTED: { number: 67, format: (d) => `unsupported configuration: ${d}` },
   VIR_ERR_OPERATION_TIMEOUT: { number: 68, format: (d) => `Timed out during operation: ${d}` },
   VIR_ERR_OPERATION_ABORTED: { number: 78, format: (d) => `operation aborted: ${d}` },
+  VIR_ERR_NO_DOMAIN_METADATA: { number: 80, format: (d) => `metadata not found: ${d}` },
   VIR_ERR_XML_INVALID_SCHEMA: { number: 92, format: (d) => `XML document failed to validate against schema: ${d}` },
 } satisfies Record<string, ErrorKind>;
 export type ErrorCode = keyof typeof ErrorKinds;

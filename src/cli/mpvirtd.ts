@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * mpvirtd: the mpvirt daemon, in the foreground. Starts the driver (reattaching
- * running domains), logs JSON lines to stderr, and on SIGTERM/SIGINT detaches
- * and exits 0, leaving every domain running. The libvirt RPC server is not part
- * of this version: the daemon says so instead of pretending to listen.
+ * running domains) and the libvirt RPC server on its sockets, logs JSON lines to
+ * stderr, and on SIGTERM/SIGINT closes its sockets, detaches and exits 0,
+ * leaving every domain running.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -175,8 +175,8 @@ describe('virsh against mpvirtd', () => {
   });
 
   it('answers APIs it does not serve with VIR_ERR_NO_SUPPORT, which virsh prints', async () => {
-    expect(await run('capabilities')).toEqual(
-      fail('error: failed to get capabilities\nerror: this function is not supported by the connection driver: virConnectGetCapabilities\n'),
+    expect(await run('domcapabilities')).toEqual(
+      fail('error: failed to get emulator capabilities\nerror: this function is not supported by the connection driver: virConnectGetDomainCapabilities\n'),
     );
   });
 

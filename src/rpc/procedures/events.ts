@@ -39,6 +39,13 @@ interface EventsState {
 const KEY = Symbol('rpc.domain-events');
 /** Server-wide, like libvirt's: IDs are never reused while the daemon runs. */
 let nextCallbackId = 1;
+/** Callbacks registered now, over every connection of every server in this process. */
+let liveCallbacks = 0;
+
+/** How many domain event callbacks are registered (read-only; tests check that closed connections free theirs). */
+export function registeredEventCallbacks(): number {
+  return liveCallbacks;
+}
 
 function stateOf(ctx: CallContext): EventsState {
   return ctx.conn.slot(KEY, () => ({ callbacks: new Map<number, Callback>(), attached: false }));
@@ -79,6 +86,7 @@ function attach(ctx: CallContext, st: EventsState): void {
   for (const [name, fn] of Object.entries(handlers)) bus.on(name, fn as (...a: unknown[]) => void);
   conn.onClose(() => {
     for (const [name, fn] of Object.entries(handlers)) bus.off(name, fn as (...a: unknown[]) => void);
+    liveCallbacks -= st.callbacks.size;
     st.callbacks.clear();
   });
 }
@@ -97,6 +105,7 @@ export const eventProcedures: Procedure[] = [
       attach(ctx, st);
       const callbackID = nextCallbackId++;
       st.callbacks.set(callbackID, { eventID, uuid: dom ? bytesToUuid(dom.uuid) : null });
+      liveCallbacks++;
       return { callbackID };
     },
   }),
@@ -108,6 +117,7 @@ export const eventProcedures: Procedure[] = [
       if (!stateOf(ctx).callbacks.delete(callbackID)) {
         throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `domain event callback ${callbackID} not registered`);
       }
+      liveCallbacks--;
     },
   }),
 ];

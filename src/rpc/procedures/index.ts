@@ -4,8 +4,10 @@
  * import in AREAS below, the server core never changes for it.
  */
 import { QEMU_PROGRAM, QEMU_PROTOCOL_VERSION, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION } from '../protocol.js';
+import { capabilitiesProcedures } from './capabilities.js';
 import { connectProcedures } from './connect.js';
 import { domainLifecycleProcedures } from './domain-lifecycle.js';
+import { domainMetadataProcedures } from './domain-metadata.js';
 import { domainQueryProcedures } from './domain-query.js';
 import { eventProcedures } from './events.js';
 import { nodeProcedures } from './node.js';
@@ -21,6 +23,8 @@ const AREAS: readonly Procedure[][] = [
   domainLifecycleProcedures,
   eventProcedures,
   qemuProcedures,
+  capabilitiesProcedures,
+  domainMetadataProcedures,
 ];
 
 /** `${program}:${procedure}`: procedure numbers are only unique within a program. */
@@ -81,6 +85,7 @@ const UNSUPPORTED_NAMES: Readonly<Record<number, string>> = {
   229: 'virDomainGetControlInfo',
   265: 'virDomainGetMetadata',
   274: 'virDomainListAllSnapshots',
+  342: 'virConnectGetDomainCapabilities',
   413: 'virDomainListAllCheckpoints',
 };
 

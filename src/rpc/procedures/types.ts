@@ -37,6 +37,10 @@ export type RpcDriver = Pick<
   | 'setAutostart'
   | 'qemuMonitorCommand'
   | 'domxmlToNative'
+  | 'getCapabilities'
+  | 'getMaxVcpus'
+  | 'setMetadata'
+  | 'getMetadata'
 >;
 
 /** The connection as procedures see it. */

@@ -1,0 +1,28 @@
+/**
+ * What the host and the hypervisor offer: `virsh capabilities` (which
+ * virt-install, virt-xml and virt-manager call on every connection and cannot
+ * do without) and `virsh maxvcpus`. The XML itself is the driver's
+ * (src/driver/capabilities.ts): this layer knows nothing of QEMU.
+ *
+ * CONNECT_GET_DOMAIN_CAPABILITIES (342) is not served: it needs the firmware,
+ * CPU-model and device enums of libvirt's domaincaps, which no client we
+ * support requires (virt-manager's editor tolerates NO_SUPPORT).
+ */
+import { REMOTE_PROGRAM } from '../protocol.js';
+import * as x from '../xdr.js';
+import { proc, type Procedure } from './types.js';
+
+const R = REMOTE_PROGRAM;
+
+export const capabilitiesProcedures: Procedure[] = [
+  proc({
+    program: R, proc: 7, name: 'CONNECT_GET_CAPABILITIES', api: 'virConnectGetCapabilities',
+    args: x.none, ret: x.struct({ capabilities: x.string() }), readOnlySafe: true,
+    handler: async (ctx) => ({ capabilities: await ctx.driver.getCapabilities() }),
+  }),
+  proc({
+    program: R, proc: 5, name: 'CONNECT_GET_MAX_VCPUS', api: 'virConnectGetMaxVcpus',
+    args: x.struct({ type: x.optional(x.string()) }), ret: x.struct({ maxVcpus: x.int }), readOnlySafe: true,
+    handler: async (ctx, { type }) => ({ maxVcpus: await ctx.driver.getMaxVcpus(type) }),
+  }),
+];
