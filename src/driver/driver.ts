@@ -21,8 +21,7 @@ import { reconnectAll } from './reconnect.js';
 import { monitorCommand } from './monitor-command.js';
 import { DomainState, PausedReason, RunningReason, ShutoffReason } from './state.js';
 import { buildCapabilitiesXml, maxVcpusFor, readHost } from './capabilities.js';
-import { getMetadataElement, MetadataType, parseMetadataElement, replaceMetadata, withText } from './metadata.js';
-import { MPQ_NS } from '../domainxml/model.js';
+import { getDomainMetadata, setDomainMetadata, type SetMetadataRequest } from './metadata-api.js';
 
 export interface DriverOptions extends DriverDirs {
   /** where probed QEMU capabilities are cached */
@@ -53,21 +52,7 @@ export const DEFAULT_TUNING: DriverTuning = {
   firmwareLog: false,
 };
 
-/** virDomainModificationImpact */
-export const Affect = { CURRENT: 0, LIVE: 1 << 0, CONFIG: 1 << 1 } as const;
-
-export interface SetMetadataRequest {
-  /** virDomainMetadataType: 0 DESCRIPTION, 1 TITLE, 2 ELEMENT */
-  type: number;
-  /** the new text or element; null (or "" for the texts) removes */
-  value: string | null;
-  /** ELEMENT: the namespace prefix the element gets */
-  key?: string | null;
-  /** ELEMENT: the namespace URI */
-  uri?: string | null;
-  /** Affect bits */
-  flags: number;
-}
+export { Affect, type SetMetadataRequest } from './metadata-api.js';
 
 export interface DomainInfo {
   state: number;
@@ -187,10 +172,15 @@ export class QemuDriver implements DriverCore {
 
   getXMLDesc(obj: DomainObject, opts: { inactive?: boolean } = {}): string {
     if (opts.inactive || !obj.active) return formatDomainXml(obj.pendingDef ?? obj.def);
+    return formatDomainXml(this.liveDefinition(obj));
+  }
+
+  /** The running definition as dumpxml shows it: the id, and each remote's pid, state and monitor. */
+  liveDefinition(obj: DomainObject): DomainDef {
     const live = new Map(
       (obj.runtime?.remotes ?? []).map((r) => [r.rid, { pid: r.handle.pid, state: r.supervisor.state, monitor: r.qmpPath }] as const),
     );
-    return formatDomainXml(withLiveState(obj.liveDef ?? obj.def, obj.id, live));
+    return withLiveState(obj.liveDef ?? obj.def, obj.id, live);
   }
 
   getInfo(obj: DomainObject): DomainInfo {
@@ -274,7 +264,8 @@ export class QemuDriver implements DriverCore {
 
   // ------------------------------------------------------------ lifecycle
 
-  private job<T>(obj: DomainObject, owner: string, fn: (signal: AbortSignal) => Promise<T>, interrupting = false): Promise<T> {
+  /** Run `fn` as a job of `obj` (the state change lock), refusing a domain that was removed meanwhile. */
+  job<T>(obj: DomainObject, owner: string, fn: (signal: AbortSignal) => Promise<T>, interrupting = false): Promise<T> {
     return obj.jobs.run({ owner, timeoutMs: this.tuning.jobTimeoutMs, interrupting }, (job) => {
       if (obj.removed) throw new MpvirtError('VIR_ERR_NO_DOMAIN', `no domain with matching uuid '${obj.uuid}' (${obj.name})`);
       return fn(job.signal);
@@ -375,112 +366,14 @@ export class QemuDriver implements DriverCore {
     return n;
   }
 
-  // ------------------------------------------------------------ metadata (metadata.ts)
+  // ------------------------------------------------------------ metadata (metadata-api.ts)
 
-  /**
-   * libvirt's virDomainObjUpdateModificationImpact: CURRENT means the live
-   * definition of a running domain and the persistent one otherwise.
-   */
-  private affected(obj: DomainObject, flags: number): { live: boolean; config: boolean } {
-    let live = (flags & Affect.LIVE) !== 0;
-    let config = (flags & Affect.CONFIG) !== 0;
-    if (!live && !config) {
-      if (obj.active) live = true;
-      else config = true;
-    }
-    if (live && !obj.active) throw notRunning();
-    if (config && !obj.persistent) {
-      throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'transient domains do not have any persistent config');
-    }
-    return { live, config };
+  setMetadata(obj: DomainObject, req: SetMetadataRequest): Promise<void> {
+    return setDomainMetadata(this, obj, req);
   }
 
-  /** The persistent definition: the one saved while running, else the one the next start uses. */
-  private persistentDef(obj: DomainObject): DomainDef {
-    return obj.pendingDef ?? obj.def;
-  }
-
-  /** The public API's argument checks (virDomainSetMetadata / virDomainGetMetadata), which libvirt's daemon runs too. */
-  private checkMetadataArgs(api: string, type: number, uri: string | null, key: string | null | undefined, value?: string | null): void {
-    if (!Number.isInteger(type) || type < 0 || type > MetadataType.ELEMENT) {
-      throw new MpvirtError('VIR_ERR_INVALID_ARG', `unknown metadata type '${type}'`);
-    }
-    if (type === MetadataType.ELEMENT) {
-      if (uri === null) throw new MpvirtError('VIR_ERR_INVALID_ARG', `uri in ${api} must not be NULL`);
-      if (value !== undefined && value !== null && !key) throw new MpvirtError('VIR_ERR_INVALID_ARG', `key in ${api} must not be NULL`);
-      return;
-    }
-    if (type === MetadataType.TITLE && value?.includes('\n')) {
-      throw new MpvirtError('VIR_ERR_INVALID_ARG', "metadata title can't contain newlines");
-    }
-    if (uri !== null) throw new MpvirtError('VIR_ERR_INVALID_ARG', `uri in ${api} must be NULL`);
-    if (key !== undefined && key !== null) throw new MpvirtError('VIR_ERR_INVALID_ARG', `key in ${api} must be NULL`);
-  }
-
-  /**
-   * `virDomainSetMetadata`: title, description or a `<metadata>` element, on
-   * the live and/or persistent definition (Affect flags). Our own namespace
-   * goes through everything define checks and can only change the persistent
-   * definition: remote process placement cannot change under a running
-   * domain. Every definition is validated before anything changes; the
-   * persistent one is saved atomically. Emits only the metadata-change event,
-   * as libvirt does (no lifecycle event).
-   */
-  async setMetadata(obj: DomainObject, req: SetMetadataRequest): Promise<void> {
-    const { type, value, flags } = req;
-    const uri = req.uri ?? null;
-    const extra = (flags & ~(Affect.LIVE | Affect.CONFIG)) >>> 0;
-    if (extra !== 0) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${extra.toString(16)}) in function qemuDomainSetMetadata`);
-    this.checkMetadataArgs('virDomainSetMetadata', type, uri, req.key, value);
-    await this.job(obj, 'remoteDispatchDomainSetMetadata', async () => {
-      const { live, config } = this.affected(obj, flags);
-      const ours = type === MetadataType.ELEMENT && uri === MPQ_NS;
-      if (ours && live) {
-        throw new MpvirtError('VIR_ERR_OPERATION_INVALID',
-          'the remote process placement of a running domain cannot change; use --config to change it for the next start');
-      }
-      const element = type === MetadataType.ELEMENT && value !== null ? parseMetadataElement(value, uri!, req.key!) : undefined;
-      const change = async (def: DomainDef): Promise<DomainDef> => {
-        if (type !== MetadataType.ELEMENT) return withText(def, type as 0 | 1, value);
-        const next: DomainDef = { ...def, metadata: replaceMetadata(def, uri!, element) };
-        // our element: parsed, placed and checked exactly as define would
-        return ours ? this.prepareDefinition(formatDomainXml(next), false) : next;
-      };
-      const newLive = live ? await change(obj.liveDef ?? obj.def) : undefined;
-      const newConfig = config ? await change(this.persistentDef(obj)) : undefined;
-      if (newConfig) {
-        await this.defs.save(obj.name, formatDomainXml(newConfig));
-        if (obj.active) obj.pendingDef = newConfig;
-        else obj.def = newConfig;
-      }
-      if (newLive) {
-        obj.liveDef = newLive;
-        await writeStatus(this, obj);
-      }
-    });
-    this.events.emit('metadata-change', { dom: obj.ref(), type, ...(uri === null ? {} : { nsuri: uri }) });
-  }
-
-  /** `virDomainGetMetadata`: one definition (CURRENT, LIVE or CONFIG), libvirt's error when the item is absent. */
   getMetadata(obj: DomainObject, type: number, uri: string | null, flags: number): string {
-    const extra = (flags & ~(Affect.LIVE | Affect.CONFIG)) >>> 0;
-    if (extra !== 0) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${extra.toString(16)}) in function virDomainObjGetMetadata`);
-    this.checkMetadataArgs('virDomainGetMetadata', type, uri, undefined);
-    if ((flags & Affect.LIVE) && (flags & Affect.CONFIG)) {
-      throw new MpvirtError('VIR_ERR_INVALID_ARG', "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive");
-    }
-    const { live } = this.affected(obj, flags);
-    // the live definition as dumpxml shows it: our element carries each remote's pid, state and monitor
-    const def = live
-      ? withLiveState(obj.liveDef ?? obj.def, obj.id, new Map(
-        (obj.runtime?.remotes ?? []).map((r) => [r.rid, { pid: r.handle.pid, state: r.supervisor.state, monitor: r.qmpPath }] as const)))
-      : this.persistentDef(obj);
-    const found =
-      type === MetadataType.DESCRIPTION ? def.description
-      : type === MetadataType.TITLE ? def.title
-      : getMetadataElement(def, uri!);
-    if (found === undefined) throw new MpvirtError('VIR_ERR_NO_DOMAIN_METADATA', 'Requested metadata element is not present');
-    return found;
+    return getDomainMetadata(this, obj, type, uri, flags);
   }
 
   /** `virsh qemu-monitor-command`: the main QEMU, or a remote through the x-mpvirt-remote wrapper. */
