@@ -41,7 +41,7 @@ function onMainEvent(core: DriverCore, obj: DomainObject, ev: QmpEvent): void {
             await rt.main.qmp.execute('system_reset');
             await rt.main.qmp.execute('cont');
             if (obj.state.state !== DomainState.RUNNING) obj.setState(DomainState.RUNNING, RunningReason.BOOTED);
-            core.events.emit('reboot', { dom: obj.ref() });
+            // no reboot event here: QEMU's RESET events give one each, as in libvirt
           })
           .catch((e: unknown) => core.log.warn({ err: e, domain: obj.name }, 'fake reboot failed'));
         return;
