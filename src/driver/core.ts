@@ -26,7 +26,7 @@ export interface DriverTuning {
   stopGraceMs: number;
   /** deadline for a monitor to answer after spawn */
   monitorTimeoutMs: number;
-  /** per process, per start: stdout/stderr kept in the domain log */
+  /** per process: a running domain's log may grow by this times its number of processes (head kept, see LogCap) */
   logLimitBytes: number;
   /** bounded wait for a domain's state change lock */
   jobTimeoutMs: number;

@@ -126,6 +126,7 @@ export class QemuDriver implements DriverCore {
       }
       rt.main.qmp.close();
       rt.main.handle.dispose();
+      rt.logCap?.stop(); // the next daemon caps the log from where it finds it
       obj.runtime = undefined;
     }
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { MpvirtError } from '../errors.js';
 import { formatDomainXml } from '../domainxml/index.js';
 import { buildLaunchPlan, type LaunchPlan } from '../emulator/launch-plan.js';
+import { LogCap } from '../emulator/log-cap.js';
 import { assertMultiprocess } from '../emulator/caps-probe.js';
 import { shellQuote } from '../emulator/native.js';
 import { ChildHandle } from '../remote/handle.js';
@@ -34,6 +35,14 @@ export function logLine(core: DriverCore, name: string, text: string): void {
   } catch (e) {
     core.log.warn({ err: e, domain: name }, 'cannot write the domain log');
   }
+}
+
+/**
+ * Starts the size cap of a domain's log for `processes` QEMU processes, measured from the log's
+ * current size: `core.tuning.logLimitBytes` per process.
+ */
+export function startLogCap(core: DriverCore, name: string, processes: number): LogCap {
+  return LogCap.fromCurrentSize(domainLogFile(core, name), core.tuning.logLimitBytes * processes).begin();
 }
 
 function rotateLog(core: DriverCore, name: string): void {
@@ -106,14 +115,17 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
   for (const r of plan.remotes) logLine(core, obj.name, `remote ${r.rid}: ${[r.binary, ...r.argv].map(shellQuote).join(' ')}`);
   logLine(core, obj.name, `main: ${[plan.main.binary, ...plan.main.argv].map(shellQuote).join(' ')}`);
 
+  // QEMU appends to the log directly; the cap keeps its head: logLimitBytes per process
+  const logCap = startLogCap(core, obj.name, plan.remotes.length + 1);
   let launched;
   try {
     launched = await launchPlan(plan, runDir, {
       logFile: domainLogFile(core, obj.name),
-      logLimitBytes: core.tuning.logLimitBytes,
       monitorTimeoutMs: core.tuning.monitorTimeoutMs,
     });
   } catch (e) {
+    logCap.enforce();
+    logCap.stop();
     await failStart(core, obj, e);
     throw e;
   }
@@ -146,7 +158,10 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
     fakeReboot: false,
     shutdownEventSent: false,
     startedAt: new Date().toISOString(),
+    logCap,
   };
+  // a process's last words are capped at once, not only at the next interval
+  for (const h of [rt.main.handle, ...rt.remotes.map((r) => r.handle)]) void h.exited.then(() => logCap.enforce());
   obj.runtime = rt;
   attachRuntime(core, obj);
   try {
@@ -212,6 +227,9 @@ export async function stopDomain(core: DriverCore, obj: DomainObject, opts: Stop
     r.supervisor.dispose();
     r.handle.dispose();
   }
+  // every process is gone: cap what they wrote last, then stop (our own lines are not capped)
+  rt.logCap?.enforce();
+  rt.logCap?.stop();
   await core.status.removeRuntimeDir(obj.name).catch((e: unknown) => core.log.warn({ err: e, domain: obj.name }, 'cannot remove the runtime dir'));
   logLine(core, obj.name, `shutting down, reason=${reasonName(DomainState.SHUTOFF, opts.reason)}`);
   if (opts.detail === Detail.STOPPED_DESTROYED && !rt.shutdownEventSent) {

@@ -11,7 +11,7 @@ import { RemoteSupervisor } from '../remote/supervisor.js';
 import type { DriverCore } from './core.js';
 import { DomainObject, type DomainRuntime, type RemoteRuntime } from './domain-object.js';
 import { Detail, LifecycleEvent } from './events.js';
-import { logLine, stopDomain, writeStatus } from './lifecycle.js';
+import { logLine, startLogCap, stopDomain, writeStatus } from './lifecycle.js';
 import type { StatusRecord } from './persistence.js';
 import { attachRuntime } from './runtime.js';
 import { DomainState, PausedReason, ShutoffReason, type DomainStateNumber } from './state.js';
@@ -104,9 +104,11 @@ async function reattach(core: DriverCore, rec: StatusRecord): Promise<void> {
     shutdownEventSent: false,
     startedAt: rec.startedAt,
   };
+  logLine(core, rec.name, `reconnected after a daemon restart (pid ${rec.main.pid})`);
+  // the processes kept appending to the log while the daemon was away; cap it again from here
+  rt.logCap = startLogCap(core, rec.name, 1 + rec.remotes.length);
   obj.runtime = rt;
   attachRuntime(core, obj);
-  logLine(core, rec.name, `reconnected after a daemon restart (pid ${rec.main.pid})`);
   const fatal = rec.remotes.filter((r) => lost.includes(r.rid) && r.onCrash !== 'preserve');
   if (fatal.length > 0) {
     await obj.jobs.run({ owner: 'qemuProcessReconnect' }, () =>

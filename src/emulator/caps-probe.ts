@@ -10,6 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isMpvirtError, MpvirtError } from '../errors.js';
 import { hasMultiprocess, type QemuCaps, type QemuMachine } from './caps.js';
@@ -80,13 +81,24 @@ export function capsFromReplies(binary: string, r: CapsReplies): QemuCaps {
  * `Failed to probe capabilities for <binary>: <reason>[: <stderr tail>]`.
  */
 export async function probeQemu(binary: string, opts: ProbeOptions = {}): Promise<QemuCaps> {
+  // the probe's output goes to a private temporary log, read back for error messages
+  const dir = await fsp.mkdtemp(join(tmpdir(), 'mpvirt-probe-')).catch((e: unknown) => {
+    throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `Failed to probe capabilities for ${binary}: cannot create a temporary log: ${(e as Error).message}`, { domain: 'QEMU', cause: e });
+  });
+  try {
+    return await probeWithLog(binary, join(dir, 'probe.log'), opts);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+async function probeWithLog(binary: string, logFile: string, opts: ProbeOptions): Promise<QemuCaps> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const fail = (reason: string, cause: unknown): MpvirtError =>
     new MpvirtError('VIR_ERR_INTERNAL_ERROR', `Failed to probe capabilities for ${binary}: ${reason}`, { domain: 'QEMU', cause });
   let q: SpawnedQemu;
   try {
-    // the probe's output is of no interest: its stderr tail is kept in memory for error messages
-    q = spawnQemu({ binary, argv: PROBE_ARGV, fdMap: [{ childFd: 3, source: 'socketpair' }], logFile: '/dev/null' });
+    q = spawnQemu({ binary, argv: PROBE_ARGV, fdMap: [{ childFd: 3, source: 'socketpair' }], logFile });
   } catch (e) {
     throw fail(isMpvirtError(e) ? e.detail : (e as Error).message, e);
   }

@@ -1,12 +1,12 @@
 /**
- * Spawning QEMU processes: exact child fd numbers, detached sessions, capped logs, reaping.
+ * Spawning QEMU processes: exact child fd numbers, detached sessions, a shared log file, reaping.
  *
  * - No shell; `detached: true`, so each child leads its own session and process group (setsid)
- *   and survives a daemon restart. But its stdout/stderr are pipes to this process: after a
- *   restart its writes fail with EPIPE (QEMU ignores SIGPIPE) and that output is lost.
- * - stdin is /dev/null; stdout and stderr are drained at all times into a {@link CappedLog}: a dead
- *   remote makes the main QEMU print millions of "Broken pipe" lines, and the child must never
- *   block on a full pipe nor the daemon buffer without bound.
+ *   and survives a daemon restart.
+ * - stdin is /dev/null; stdout and stderr are one plain fd of the log file opened with O_APPEND
+ *   (the parent's copy is closed right after the spawn). The child keeps writing there after a
+ *   daemon restart, it can never block on a pipe, and the daemon never buffers its output. The
+ *   size of the log is capped by the daemon with a `LogCap` (`./log-cap.ts`).
  * - `fdMap` puts fds at exact numbers ≥ 3 in the child; gaps are closed. `'socketpair'` is a libuv
  *   `'pipe'` stdio entry, i.e. an AF_UNIX SOCK_STREAM socketpair; the parent's end is handed out
  *   once by {@link SpawnedQemu.takeSocket}. To link two QEMUs, pass it to the second spawn as
@@ -20,11 +20,11 @@ import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
 import { MpvirtError } from '../errors.js';
 
+
+/** per process; the driver's default budget for a domain is this times its number of processes */
 export const DEFAULT_LOG_LIMIT_BYTES = 1024 * 1024;
-/** How much of a process's stderr is kept in memory for error messages. */
+/** How much of the log, from the end of what was appended since the spawn, {@link SpawnedQemu.stderrTail} reads. */
 export const STDERR_TAIL_BYTES = 4096;
-/** After the process is reaped, how long to wait for its stdout/stderr to reach EOF. */
-const DRAIN_AFTER_EXIT_MS = 1000;
 
 /**
  * What a child fd is connected to:
@@ -43,10 +43,11 @@ export interface SpawnQemuOptions {
   /** the arguments after the program name */
   argv: string[];
   fdMap?: FdMapEntry[];
-  /** stdout and stderr are appended here (created with mode 0600 if missing) */
+  /**
+   * stdout and stderr are this file, opened O_APPEND (created with mode 0600 if missing). Its size
+   * is not limited here: cap it with a `LogCap` (./log-cap.ts).
+   */
   logFile: string;
-  /** per process; default {@link DEFAULT_LOG_LIMIT_BYTES} */
-  logLimitBytes?: number;
   /** the child's whole environment (not merged); default: this process's environment */
   env?: Record<string, string>;
   cwd?: string;
@@ -57,125 +58,41 @@ export interface SpawnQemuOptions {
 /** `code` is null when the process was killed by a signal */
 export interface ExitStatus { code: number | null; signal: NodeJS.Signals | null }
 
-/**
- * Appends a process's output to a file until `limit` bytes were written, then writes one line
- * saying the rest is discarded, and from then on only counts. Writes are synchronous (at most
- * `limit` bytes per process in total). A write error stops logging, never the draining.
- */
-export class CappedLog {
-  readonly limit: number;
-  #fd: number | undefined;
-  #seen = 0;
-  #written = 0;
-  #truncated = false;
-  #lastByte = 0x0a;
-
-  constructor(readonly file: string, limit = DEFAULT_LOG_LIMIT_BYTES) {
-    this.limit = limit;
-    this.#fd = fs.openSync(file, 'a', 0o600);
-  }
-
-  /** bytes received, logged or not */
-  get seenBytes(): number { return this.#seen; }
-  /** bytes of output in the file (the truncation line not counted) */
-  get writtenBytes(): number { return this.#written; }
-  get discardedBytes(): number { return this.#seen - this.#written; }
-  get truncated(): boolean { return this.#truncated; }
-
-  write(chunk: Buffer): void {
-    this.#seen += chunk.length;
-    if (this.#truncated || this.#fd === undefined) return;
-    const room = this.limit - this.#written;
-    const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
-    if (part.length > 0) {
-      this.#append(part);
-      this.#written += part.length;
-      this.#lastByte = part[part.length - 1]!;
-    }
-    if (part.length < chunk.length) {
-      this.#truncated = true;
-      const nl = this.#lastByte === 0x0a ? '' : '\n';
-      this.#append(Buffer.from(`${nl}mpvirt: log limit of ${this.limit} bytes reached; further output of this process is discarded\n`));
-    }
-  }
-
-  close(): void {
-    if (this.#fd !== undefined) fs.closeSync(this.#fd);
-    this.#fd = undefined;
-  }
-
-  #append(buf: Buffer): void {
-    try {
-      for (let off = 0; off < buf.length && this.#fd !== undefined; ) off += fs.writeSync(this.#fd, buf, off);
-    } catch {
-      this.close(); // e.g. ENOSPC: keep draining, stop logging
-    }
-  }
-}
-
 /** A spawned, detached QEMU (or any) process. Emits `'exit'` (ExitStatus) when `exited` settles. */
 export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
   readonly pid: number;
   /** field 22 of /proc/<pid>/stat read right after the spawn (undefined if already gone) */
   readonly startTime: bigint | undefined;
   readonly logFile: string;
-  /**
-   * Resolves once the process has been reaped and its stdout/stderr are drained into the log
-   * (waiting at most 1 s after the reap, in case a descendant still holds the pipes). Never rejects.
-   */
+  /** the size of the log file when the process was spawned: its output starts at or after this offset */
+  readonly logStart: number;
+  /** Resolves once the process has been reaped. Never rejects. */
   readonly exited: Promise<ExitStatus>;
   #child: ChildProcess;
-  #log: CappedLog;
-  #tail: Buffer = Buffer.alloc(0);
   #sockets = new Map<number, Socket>();
   #reaped = false;
   #status: ExitStatus | undefined;
-  #drainTimer: NodeJS.Timeout | undefined;
-  #unref = false;
-  #pendingStatus: ExitStatus | undefined; // set on reap, published once drained
 
   /** @internal use {@link spawnQemu} */
-  constructor(child: ChildProcess, log: CappedLog, socketFds: number[]) {
+  constructor(child: ChildProcess, logFile: string, logStart: number, socketFds: number[]) {
     super();
     this.#child = child;
-    this.#log = log;
     this.pid = child.pid!;
-    this.logFile = log.file;
+    this.logFile = logFile;
+    this.logStart = logStart;
     this.startTime = startTimeOf(this.pid);
     for (const fd of socketFds) this.#sockets.set(fd, child.stdio[fd] as Socket);
     // kill() failures other than ESRCH arrive as 'error'; kill() reports them through its result
     child.on('error', () => {});
-    const out = child.stdout!;
-    const err = child.stderr!;
-    out.on('data', (c: Buffer) => this.#log.write(c));
-    err.on('data', (c: Buffer) => {
-      this.#log.write(c);
-      this.#tail = c.length >= STDERR_TAIL_BYTES
-        ? Buffer.from(c.subarray(c.length - STDERR_TAIL_BYTES))
-        : Buffer.concat([this.#tail.subarray(Math.max(0, this.#tail.length + c.length - STDERR_TAIL_BYTES)), c]);
-    });
     let resolve!: (s: ExitStatus) => void;
     this.exited = new Promise((r) => (resolve = r));
-    let openStreams = 2;
-    const finish = (): void => {
-      if (this.#status !== undefined || !this.#reaped) return;
-      clearTimeout(this.#drainTimer);
-      out.destroy();
-      err.destroy();
-      this.#log.close();
-      for (const s of this.#sockets.values()) s.destroy();
-      this.#sockets.clear();
-      this.#status = this.#pendingStatus!;
-      resolve(this.#status);
-      this.emit('exit', this.#status);
-    };
-    for (const s of [out, err]) s.once('close', () => { if (--openStreams === 0) finish(); });
     child.once('exit', (code, signal) => {
       this.#reaped = true;
-      this.#pendingStatus = { code, signal };
-      if (openStreams === 0) return finish();
-      this.#drainTimer = setTimeout(finish, DRAIN_AFTER_EXIT_MS);
-      if (this.#unref) this.#drainTimer.unref();
+      for (const s of this.#sockets.values()) s.destroy();
+      this.#sockets.clear();
+      this.#status = { code, signal };
+      resolve(this.#status);
+      this.emit('exit', this.#status);
     });
   }
 
@@ -183,7 +100,6 @@ export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
   get exitStatus(): ExitStatus | undefined { return this.#status; }
   /** true once the process has been reaped: from then on its pid may belong to someone else */
   get reaped(): boolean { return this.#reaped; }
-  get log(): CappedLog { return this.#log; }
 
   /**
    * The parent's end of the socketpair at `childFd`. Ownership moves to the caller: it is no
@@ -203,11 +119,31 @@ export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
     return s;
   }
 
-  /** The last bytes (up to {@link STDERR_TAIL_BYTES}) of stderr, as text. */
+  /**
+   * The last bytes (up to {@link STDERR_TAIL_BYTES}) appended to the log since this process was
+   * spawned, as text starting on a UTF-8 character boundary. That is this process's stdout and
+   * stderr, and anything else appended to the same log meanwhile. Empty if the log is not a
+   * regular file (e.g. /dev/null) or cannot be read.
+   */
   stderrTail(): string {
-    let start = 0;
-    while (start < this.#tail.length && (this.#tail[start]! & 0xc0) === 0x80) start++; // cut UTF-8 sequence
-    return this.#tail.subarray(start).toString('utf8');
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(this.logFile, 'r');
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) return '';
+      const from = Math.max(this.logStart, st.size - STDERR_TAIL_BYTES);
+      if (st.size <= from) return '';
+      const buf = Buffer.alloc(st.size - from);
+      const n = fs.readSync(fd, buf, 0, buf.length, from);
+      const tail = buf.subarray(0, n);
+      let start = 0;
+      while (start < tail.length && (tail[start]! & 0xc0) === 0x80) start++; // cut UTF-8 sequence
+      return tail.subarray(start).toString('utf8');
+    } catch {
+      return '';
+    } finally {
+      if (fd !== undefined) try { fs.closeSync(fd); } catch { /* ignore */ }
+    }
   }
 
   /**
@@ -229,7 +165,7 @@ export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
 
   /**
    * SIGTERM, then SIGKILL if the process is still there after `graceMs` (default 5000). Resolves
-   * when it has been reaped and drained; rejects (VIR_ERR_OPERATION_FAILED) if even SIGKILL did not
+   * when it has been reaped; rejects (VIR_ERR_OPERATION_FAILED) if even SIGKILL did not
    * end it within `killWaitMs` (default 5000, e.g. a process stuck in uninterruptible sleep).
    */
   async terminate(opts: { graceMs?: number; killWaitMs?: number } = {}): Promise<ExitStatus> {
@@ -243,28 +179,33 @@ export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
     throw new MpvirtError('VIR_ERR_OPERATION_FAILED', `Failed to terminate process ${this.pid} with SIGKILL`, { domain: 'QEMU' });
   }
 
-  /** Do not keep the event loop alive for this process, its output pipes and its untaken sockets. */
+  /** Do not keep the event loop alive for this process and its untaken sockets. */
   unref(): this { return this.#setRef(false); }
   ref(): this { return this.#setRef(true); }
 
   #setRef(ref: boolean): this {
-    this.#unref = !ref;
-    for (const h of [this.#child, this.#child.stdout, this.#child.stderr, ...this.#sockets.values(), this.#drainTimer]) {
+    for (const h of [this.#child, ...this.#sockets.values()]) {
       (h as { ref(): void; unref(): void } | null | undefined)?.[ref ? 'ref' : 'unref']();
     }
     return this;
   }
 }
 
-/** Spawns a detached process with an exact fd map and a capped log. Throws MpvirtError on failure. */
+/** Spawns a detached process with an exact fd map, its output appended to a log file. Throws MpvirtError on failure. */
 export function spawnQemu(opts: SpawnQemuOptions): SpawnedQemu {
   const map = opts.fdMap ?? [];
   const handOffs = map.flatMap((e) => (isHandOff(e.source) ? [e.source.handOff] : []));
+  let logFd: number | undefined;
+  const closeLog = (): void => {
+    if (logFd !== undefined) try { fs.closeSync(logFd); } catch { /* ignore */ }
+    logFd = undefined;
+  };
   const fail = (detail: string, cause?: unknown): never => {
     for (const s of handOffs) s.destroy();
+    closeLog();
     throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', detail, { domain: 'QEMU', cause });
   };
-  const stdio: StdioOptions = ['ignore', 'pipe', 'pipe'];
+  const stdio: StdioOptions = ['ignore', 'ignore', 'ignore'];
   const socketFds: number[] = [];
   for (const { childFd, source } of map) {
     if (!Number.isInteger(childFd) || childFd < 3) fail(`child fd ${childFd} must be an integer >= 3`);
@@ -273,27 +214,34 @@ export function spawnQemu(opts: SpawnQemuOptions): SpawnedQemu {
     if (source === 'socketpair') socketFds.push(childFd);
     stdio[childFd] = source === 'socketpair' ? 'pipe' : isHandOff(source) ? source.handOff : source;
   }
-  let log: CappedLog | undefined;
-  try { log = new CappedLog(opts.logFile, opts.logLimitBytes); } catch (e) { fail(`cannot open log file '${opts.logFile}': ${(e as Error).message}`, e); }
+  let logStart = 0;
+  try {
+    logFd = fs.openSync(opts.logFile, 'a', 0o600);
+    const st = fs.fstatSync(logFd);
+    logStart = st.isFile() ? st.size : 0;
+  } catch (e) {
+    fail(`cannot open log file '${opts.logFile}': ${(e as Error).message}`, e);
+  }
+  stdio[1] = logFd!;
+  stdio[2] = logFd!;
   let child: ChildProcess;
   try {
     child = spawn(opts.binary, opts.argv, {
       stdio, detached: true, shell: false, env: opts.env ?? process.env, ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     });
   } catch (e) {
-    log!.close();
     return fail(`cannot execute '${opts.binary}': ${(e as Error).message}`, e);
   } finally {
     for (const s of handOffs) s.destroy();
+    closeLog(); // the child has its own copy now
   }
   if (child.pid === undefined) {
     // ENOENT, EACCES, EAGAIN, EMFILE: Node reports them as an 'error' event on the next tick
     child.on('error', () => {});
     for (const s of child.stdio) (s as Socket | null)?.destroy();
-    log!.close();
     return fail(`cannot execute '${opts.binary}'${whyNotExecutable(opts.binary, opts.cwd)}`);
   }
-  const q = new SpawnedQemu(child, log!, socketFds);
+  const q = new SpawnedQemu(child, opts.logFile, logStart, socketFds);
   if (opts.unref) q.unref();
   return q;
 }

@@ -29,14 +29,16 @@ export interface Launched {
 }
 
 export interface LaunchOptions {
-  /** every process's stdout/stderr is appended here, size-capped per process */
+  /**
+   * every process's stdout/stderr is appended here directly (O_APPEND); the caller caps its size
+   * (see LogCap)
+   */
   logFile: string;
-  logLimitBytes?: number;
   /** deadline for each monitor to answer after spawn; default 10 s */
   monitorTimeoutMs?: number;
 }
 
-/** Connect to a monitor unless the process dies first; then report its stderr. */
+/** Connect to a monitor unless the process dies first; then report the tail of its output. */
 async function connectMonitor(proc: SpawnedQemu, path: string, timeoutMs: number): Promise<QmpClient> {
   const died = proc.exited.then((st) => {
     const tail = proc.stderrTail().trim();
@@ -61,7 +63,7 @@ export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchO
   const spawned: SpawnedQemu[] = [];
   const mainEnds: number[] = [];
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  const common = { logFile: opts.logFile, ...(opts.logLimitBytes !== undefined ? { logLimitBytes: opts.logLimitBytes } : {}) };
+  const common = { logFile: opts.logFile };
   try {
     for (const r of plan.remotes) {
       const [remoteEnd, mainEnd] = socketpair();
