@@ -3,26 +3,19 @@
  * print what another virsh process causes, exactly as with libvirt; filters by
  * domain and event work; a client that goes away leaves no listener behind.
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../driver/harness.js';
 import { nonnullDomain, optionalDomain, toWireDomain, type Frame } from '../../src/rpc/protocol.js';
 import * as x from '../../src/rpc/xdr.js';
-import { RawClient, RpcHarness, VIRSH } from './harness.js';
+import { RawClient, RpcHarness } from './harness.js';
 
 const r = new RpcHarness();
 beforeAll(() => r.start());
 afterAll(() => r.cleanup());
 
-/** A virsh that runs in the background until its --timeout; resolves with its stdout. */
-function background(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(VIRSH, ['-c', r.uri(), ...args], { env: { PATH: '/usr/bin:/bin', HOME: r.h.dir, LC_ALL: 'C' } }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
-  });
-}
+const background = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => r.background(args);
 
 const listeners = (): number => r.driver.events.listenerCount('lifecycle') + r.driver.events.listenerCount('monitor');
 const file = (name: string): string => {

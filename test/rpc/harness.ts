@@ -32,6 +32,10 @@ export function recordingLogger(): Logger & { lines: Array<{ level: string; obj:
   return { lines, debug() {}, info() {}, warn: rec('warn'), error: rec('error') };
 }
 
+/** What a successful / failed (run-time error) virsh command returns. */
+export const ok = (stdout: string): Partial<VirshResult> => ({ code: 0, stdout, stderr: '' });
+export const fail = (stderr: string): Partial<VirshResult> => ({ code: 1, stdout: '\n', stderr });
+
 export class RpcHarness {
   readonly h = new Harness();
   readonly socket: string;
@@ -65,6 +69,20 @@ export class RpcHarness {
         const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
         resolve({ stdout, stderr, code, ms: performance.now() - t0 });
       });
+    });
+  }
+
+  /** virsh's stdout, stderr and exit code, for exact comparisons with ok()/fail(). */
+  async run(...args: string[]): Promise<Partial<VirshResult>> {
+    const { code, stdout, stderr } = await this.virsh(args);
+    return { code, stdout, stderr };
+  }
+
+  /** A virsh that runs in the background (e.g. `event --loop --timeout N`) until it exits. */
+  background(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(VIRSH, ['-c', this.uri(), ...args], { env: { PATH: '/usr/bin:/bin', HOME: this.h.dir, LC_ALL: 'C' } }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
     });
   }
 

@@ -13,19 +13,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../driver/harness.js';
 import { projectRoot } from '../domainxml/helpers.js';
-import { RpcHarness, VIRSH, type VirshResult } from './harness.js';
+import { fail, ok, RpcHarness, type VirshResult } from './harness.js';
 
 const MPQ = 'http://mpvirt.org/schemas/domain/mpqemu/1.0';
 const r = new RpcHarness();
 beforeAll(() => r.start());
 afterAll(() => r.cleanup());
 
-const ok = (stdout: string): Partial<VirshResult> => ({ code: 0, stdout, stderr: '' });
-const fail = (stderr: string): Partial<VirshResult> => ({ code: 1, stdout: '\n', stderr });
-const run = async (...args: string[]): Promise<Partial<VirshResult>> => {
-  const { code, stdout, stderr } = await r.virsh(args);
-  return { code, stdout, stderr };
-};
+const run = (...args: string[]): Promise<Partial<VirshResult>> => r.run(...args);
 const runRo = async (...args: string[]): Promise<Partial<VirshResult>> => {
   const { code, stdout, stderr } = await r.virsh(args, { readOnly: true });
   return { code, stdout, stderr };
@@ -37,13 +32,7 @@ const define = async (name: string): Promise<void> => {
 };
 const configFile = (name: string): string => readFileSync(join(r.h.configDir, `${name}.xml`), 'utf8');
 
-/** A virsh in the background until its --timeout; resolves with what it printed. */
-function background(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(VIRSH, ['-c', r.uri(), ...args], { env: { PATH: '/usr/bin:/bin', HOME: r.h.dir, LC_ALL: 'C' } }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
-  });
-}
+const background = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => r.background(args);
 const listeners = (): number => r.driver.events.listenerCount('metadata-change');
 
 describe('virsh desc and list --title', () => {

@@ -10,18 +10,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDomainXml } from '../../src/domainxml/index.js';
 import { waitFor } from '../driver/harness.js';
-import { RpcHarness, type VirshResult } from './harness.js';
+import { fail, ok, RpcHarness, type VirshResult } from './harness.js';
 
 const r = new RpcHarness();
 beforeAll(() => r.start());
 afterAll(() => r.cleanup());
 
-const ok = (stdout: string): Partial<VirshResult> => ({ code: 0, stdout, stderr: '' });
-const fail = (stderr: string): Partial<VirshResult> => ({ code: 1, stdout: '\n', stderr });
-const run = async (...args: string[]): Promise<Partial<VirshResult>> => {
-  const { code, stdout, stderr } = await r.virsh(args);
-  return { code, stdout, stderr };
-};
+const run = (...args: string[]): Promise<Partial<VirshResult>> => r.run(...args);
 const file = (name: string, text: string): string => {
   const p = join(r.h.dir, name);
   writeFileSync(p, text);

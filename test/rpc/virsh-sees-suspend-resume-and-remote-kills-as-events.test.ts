@@ -6,30 +6,23 @@
  * MPVIRT_REMOTE; and the commands shutdown/reboot/reset/domblklist/nodeinfo/
  * domxml-to-native answer as virsh prints them.
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../driver/harness.js';
-import { RpcHarness, VIRSH } from './harness.js';
+import { ok, RpcHarness } from './harness.js';
 
 const r = new RpcHarness();
 beforeAll(() => r.start());
 afterAll(() => r.cleanup());
 
-function background(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(VIRSH, ['-c', r.uri(), ...args], { env: { PATH: '/usr/bin:/bin', HOME: r.h.dir, LC_ALL: 'C' } }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
-  });
-}
+const background = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => r.background(args);
 const listeners = (): number => r.driver.events.listenerCount('lifecycle') + r.driver.events.listenerCount('monitor');
 const file = (name: string): string => {
   const p = join(r.h.dir, `${name}.xml`);
   writeFileSync(p, r.h.xml(name));
   return p;
 };
-const ok = (stdout: string) => ({ code: 0, stdout, stderr: '' });
 
 describe('events seen by virsh', () => {
   it('define/start/suspend/resume/destroy/undefine, in order', async () => {
