@@ -29,6 +29,8 @@ export class LogCap {
   #timer: NodeJS.Timeout | undefined;
   /** once the marker is written: the offset the file is kept at (end of the marker line) */
   #keep: number | undefined;
+  /** set by {@link stop}: the file belongs to whoever caps it next */
+  #stopped = false;
 
   /**
    * @param file   the log file (opened by path on every check; a missing file is ignored)
@@ -60,17 +62,29 @@ export class LogCap {
 
   /** Start checking on an interval; the timer never keeps the event loop alive. Idempotent. */
   begin(): this {
-    if (this.#timer === undefined) {
+    if (this.#timer === undefined && !this.#stopped) {
       this.#timer = setInterval(() => this.enforce(), this.intervalMs);
       this.#timer.unref();
     }
     return this;
   }
 
-  /** Stop the interval checks (the file is left as it is). Idempotent. */
+  /**
+   * Stop for good: no more interval checks, and {@link enforce} does nothing from now on (the
+   * file is left as it is). Final because a later cut would use this cap's budget and start:
+   * after a daemon detaches, the next daemon caps the same file from a later offset, and a
+   * late exit hook of the old one (its children still exit in its process) must not cut it
+   * again with a second marker line. Idempotent.
+   */
   stop(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
     this.#timer = undefined;
+  }
+
+  /** true once {@link stop} was called */
+  get stopped(): boolean {
+    return this.#stopped;
   }
 
   /**
@@ -78,6 +92,7 @@ export class LogCap {
    * Never throws: a log that cannot be opened or cut is left alone.
    */
   enforce(): boolean {
+    if (this.#stopped) return false;
     let fd: number | undefined;
     try {
       fd = fs.openSync(this.file, 'r+');

@@ -73,6 +73,22 @@ describe('a process flooding its output', () => {
     expect(statSync(logFile).size).toBe(cap.maxSize);
   });
 
+  it('a stopped cap never cuts the file again: the next owner caps it from its own offset', () => {
+    const logFile = join(sp.dir(), 'handover.log');
+    writeFileSync(logFile, 'z'.repeat(50) + '\n');
+    const old = new LogCap(logFile, 100, 0).begin();
+    old.stop();
+    expect(old.running).toBe(false);
+    expect(old.stopped).toBe(true);
+    const next = LogCap.fromCurrentSize(logFile, 100);
+    appendFileSync(logFile, `${'w'.repeat(99)}\n`); // past the old limit, within the new one
+    const before = readFileSync(logFile, 'utf8');
+    expect(old.enforce()).toBe(false);
+    expect(old.begin().running).toBe(false);
+    expect(next.enforce()).toBe(false);
+    expect(readFileSync(logFile, 'utf8')).toBe(before);
+  });
+
   it('enforces on its interval while a process keeps appending, and never blocks it', async () => {
     const logFile = join(sp.dir(), 'live.log');
     const cap = LogCap.fromCurrentSize(logFile, 64 * 1024, { intervalMs: 50 }).begin();
