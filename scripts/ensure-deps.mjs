@@ -20,6 +20,11 @@ export const DEBIAN_PACKAGES = {
   'busybox-static': 'the demo/test guest\'s userland (test/fixtures/guest)',
   cpio: 'packs the demo/test guest\'s initramfs',
   'xz-utils': 'unpacks the guest kernel',
+  'golang-go': "builds the go-libvirt test client (test/rpc/go)",
+  'golang-github-digitalocean-go-libvirt-dev': 'go-libvirt, a pure-Go wire-protocol client (Terraform\'s provider is built on it)',
+  'libvirt-daemon-system': "libvirt's own daemon, started privately by tests as the reference (../shared/tools/private-libvirtd.sh)",
+  'dnsmasq-base': "needed by libvirt's own daemon",
+  virtinst: 'virt-install, whose --print-xml documents the define-time tests use',
 };
 
 function missingPackages() {

@@ -139,19 +139,19 @@ export class QemuDriver implements DriverCore {
 
   lookupByName(name: string): DomainObject {
     const d = this.domains.findByName(name);
-    if (!d) throw new MpvirtError('VIR_ERR_NO_DOMAIN', `no domain with matching name '${name}'`);
+    if (!d) throw new MpvirtError('VIR_ERR_NO_DOMAIN', `no domain with matching name '${name}'`, { domain: 'QEMU' });
     return d;
   }
 
   lookupByUuid(uuid: string): DomainObject {
     const d = this.domains.findByUuid(uuid);
-    if (!d) throw new MpvirtError('VIR_ERR_NO_DOMAIN', `no domain with matching uuid '${uuid}'`);
+    if (!d) throw new MpvirtError('VIR_ERR_NO_DOMAIN', `no domain with matching uuid '${uuid}'`, { domain: 'QEMU' });
     return d;
   }
 
   lookupById(id: number): DomainObject {
     const d = this.domains.findById(id);
-    if (!d) throw new MpvirtError('VIR_ERR_NO_DOMAIN', `no domain with matching id ${id}`);
+    if (!d) throw new MpvirtError('VIR_ERR_NO_DOMAIN', `no domain with matching id ${id}`, { domain: 'QEMU' });
     return d;
   }
 
@@ -268,7 +268,7 @@ export class QemuDriver implements DriverCore {
   /** Run `fn` as a job of `obj` (the state change lock), refusing a domain that was removed meanwhile. */
   job<T>(obj: DomainObject, owner: string, fn: (signal: AbortSignal) => Promise<T>, interrupting = false): Promise<T> {
     return obj.jobs.run({ owner, timeoutMs: this.tuning.jobTimeoutMs, interrupting }, (job) => {
-      if (obj.removed) throw new MpvirtError('VIR_ERR_NO_DOMAIN', `no domain with matching uuid '${obj.uuid}' (${obj.name})`);
+      if (obj.removed) throw new MpvirtError('VIR_ERR_NO_DOMAIN', `no domain with matching uuid '${obj.uuid}' (${obj.name})`, { domain: 'QEMU' });
       return fn(job.signal);
     });
   }

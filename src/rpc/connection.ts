@@ -17,7 +17,7 @@ import {
   encodeFrame, FrameDecoder, KEEPALIVE_PROGRAM, KEEPALIVE_PROTOCOL_VERSION, KeepaliveProc, MessageStatus, MessageType,
   remoteErrorCodec, toRemoteError, type Frame, type Header,
 } from './protocol.js';
-import { decode, encode, XdrDecodeError, type Codec } from './xdr.js';
+import { decodePrefix, encode, XdrDecodeError, type Codec } from './xdr.js';
 
 export interface KeepaliveOptions {
   /** silence after which we PING; 0 turns our PINGs off */
@@ -200,7 +200,7 @@ export class RpcClient implements RpcConnection {
       name = p.name;
       let args: unknown;
       try {
-        args = decode(p.args, f.payload);
+        args = decodePrefix(p.args, f.payload); // trailing bytes ignored, as libvirtd does
       } catch (e) {
         if (e instanceof XdrDecodeError) throw rpcError('Unable to decode message payload', e);
         throw e;

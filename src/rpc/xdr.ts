@@ -6,6 +6,21 @@
  * checks every length against both the declared maximum and the bytes actually
  * left BEFORE it allocates or slices, and every failure is an XdrDecodeError
  * (a RangeError), which the connection turns into an RPC error or a close.
+ *
+ * How liberal decoding is follows libvirtd exactly, because clients that do not use libvirt's
+ * C library (go-libvirt, and Terraform's provider on it) rely on it. libvirtd decodes with
+ * libtirpc's routines (glibc's before), and those accept:
+ *  - bool (and so the presence word of optional data): any nonzero word is TRUE (xdr_bool);
+ *  - enum: any 32-bit value (xdr_enum; libvirt checks values later, with its own errors);
+ *  - unsigned char / short, char: the low bits of the word, no range check (xdr_u_char …);
+ *  - padding after opaque data and strings: read and ignored, whatever it holds;
+ *  - strings: a C string, so it ends at the first NUL (xdr_string, then used as char *);
+ *  - trailing bytes after a call's arguments: ignored (virNetMessageDecodePayload never
+ *    checks that the payload was used up) — see {@link decodePrefix}.
+ * What they refuse, we refuse: a length over its maximum, data missing, an array announced
+ * larger than the bytes left could hold. One deliberate difference: a string that is not
+ * UTF-8 is refused (libvirt would pass the bytes on to libxml2 or a name comparison, where
+ * they fail later or can never match). Encoding stays canonical (0/1 bools, zero padding).
  */
 
 /** libvirt's REMOTE_STRING_MAX / VIR_NET_MESSAGE_STRING_MAX: 4 MiB. */
@@ -149,12 +164,12 @@ export class XdrReader {
     return v;
   }
 
+  /** xdr_bool: 0 is FALSE, any other word TRUE. */
   bool(): boolean {
-    const v = this.int();
-    if (v !== 0 && v !== 1) throw new XdrDecodeError(`bool must be 0 or 1, got ${v}`);
-    return v === 1;
+    return this.int() !== 0;
   }
 
+  /** `len` bytes, then the padding, which is skipped unread (as xdr_opaque does). */
   fixedOpaque(len: number): Buffer {
     this.need(len + pad(len), 'fixed opaque');
     const b = Buffer.from(this.buf.subarray(this.pos, this.pos + len)); // a copy: the frame buffer is not kept alive
@@ -168,10 +183,12 @@ export class XdrReader {
     return this.fixedOpaque(len);
   }
 
+  /** xdr_string: the C string ends at the first NUL, whatever the length word said. */
   string(max = XDR_STRING_MAX): string {
     const b = this.opaque(max);
+    const nul = b.indexOf(0);
     try {
-      return utf8.decode(b);
+      return utf8.decode(nul < 0 ? b : b.subarray(0, nul));
     } catch {
       throw new XdrDecodeError('string is not valid UTF-8');
     }
@@ -209,18 +226,17 @@ export const bool = prim<boolean>((w, v) => w.bool(v), (r) => r.bool());
 /** `void`: no bytes (procedures without args or return value). */
 export const none = prim<void>(() => {}, () => undefined);
 
-/** rpcgen widens `unsigned char` / `unsigned short` to 4 bytes on the wire. */
+/**
+ * rpcgen widens `unsigned char` / `unsigned short` to 4 bytes on the wire. Decoding keeps the
+ * low bits, as xdr_u_char / xdr_u_short's cast does; encoding refuses what does not fit.
+ */
 const bounded = (bits: number, what: string): Codec<number> =>
   prim(
     (w, v) => {
       if (v < 0 || v >= 2 ** bits) throw new XdrEncodeError(`${what} out of range: ${v}`);
       w.uint(v);
     },
-    (r) => {
-      const v = r.uint();
-      if (v >= 2 ** bits) throw new XdrDecodeError(`${what} out of range: ${v}`);
-      return v;
-    },
+    (r) => r.uint() % 2 ** bits,
   );
 export const uchar = bounded(8, 'unsigned char');
 export const ushort = bounded(16, 'unsigned short');
@@ -270,11 +286,8 @@ function charsToString(bytes: number[]): string {
     throw new XdrDecodeError('char array is not valid UTF-8');
   }
 }
-const decodeChar = (r: XdrReader): number => {
-  const c = r.int(); // signed or unsigned char, sign-extended or not: keep the low byte
-  if (c < -128 || c > 255) throw new XdrDecodeError(`char out of range: ${c}`);
-  return c & 0xff;
-};
+/** xdr_char: signed or unsigned, sign-extended or not, the low byte is the char (a C cast). */
+const decodeChar = (r: XdrReader): number => r.int() & 0xff;
 
 /** libvirt's `char x<max>` quirk: a count, then 4 bytes per character; the string ends at the first NUL. */
 export const chars = (max: number): Codec<string> =>
@@ -331,10 +344,18 @@ export function encode<T>(c: Codec<T>, v: T): Buffer {
   return w.finish();
 }
 
-/** Decodes a whole buffer: trailing bytes are an error too. */
+/** Decodes a whole buffer: trailing bytes are an error too (for what we produce ourselves). */
 export function decode<T>(c: Codec<T>, b: Uint8Array): T {
   const r = new XdrReader(b);
   const v = c.decode(r);
   r.end();
   return v;
+}
+
+/**
+ * Decodes a value from the start of `b` and ignores whatever follows, as libvirtd does with a
+ * call's payload (virNetMessageDecodePayload): what a client's arguments are.
+ */
+export function decodePrefix<T>(c: Codec<T>, b: Uint8Array): T {
+  return c.decode(new XdrReader(b));
 }

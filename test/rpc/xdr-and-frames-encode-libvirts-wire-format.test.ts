@@ -36,7 +36,9 @@ describe('XDR primitives', () => {
     expect(b.length).toBe(4 + 8 + 8 + 4 + 8);
     expect(hex(b.subarray(0, 4))).toBe('00000005');
     expect(() => x.encode(x.uchar, 256)).toThrow(XdrEncodeError);
-    expect(() => x.decode(x.uchar, bytes('00000100'))).toThrow(XdrDecodeError);
+    // decoding keeps the low bits, as xdr_u_char's cast does
+    expect(x.decode(x.uchar, bytes('00000105'))).toBe(5);
+    expect(x.decode(x.ushort, bytes('00012345'))).toBe(0x2345);
   });
 
   it("write libvirt's char<> as 4 bytes per character including the NUL", () => {
@@ -50,7 +52,31 @@ describe('XDR primitives', () => {
     expect(() => x.encode(x.chars(4), 'four')).toThrow(XdrEncodeError); // 5 with its NUL
   });
 
-  it('refuse what does not fit: maxima, truncation, bad bools, invalid UTF-8, trailing bytes', () => {
+  it("decode exactly as liberally as libtirpc's routines in libvirtd, and encode canonically", () => {
+    // go-libvirt's CONNECT_OPEN: the presence word of the optional name is the bytes 01 00 00 00
+    const open = x.struct({ name: x.optional(x.string()), flags: x.uint });
+    const goLibvirt = bytes('01000000 0000000e' + hex(Buffer.from('qemu:///system')) + '0000 00000000');
+    expect(x.decode(open, goLibvirt)).toEqual({ name: 'qemu:///system', flags: 0 });
+    for (const word of ['00000001', '00000002', '01000000', 'ffffffff', '80000000']) expect(x.decode(x.bool, bytes(word)), word).toBe(true);
+    expect(x.decode(x.bool, bytes('00000000'))).toBe(false);
+    expect(x.decode(x.optional(x.int), bytes('00000003 00000007'))).toBe(7);
+    // padding is skipped unread
+    expect(x.decode(x.string(), bytes('00000005 6162636465 ffffff'))).toBe('abcde');
+    expect(x.decode(x.fixedOpaque(3), bytes('010203ee'))).toEqual(Buffer.from([1, 2, 3]));
+    // a string is a C string: it ends at the first NUL
+    expect(x.decode(x.string(), bytes('00000006 616200636465 0000'))).toBe('ab');
+    // chars keep their low byte
+    expect(x.decode(x.chars(8), bytes('00000002 00000161 00000062'))).toBe('ab');
+    // an enum (decoded as int) takes any value
+    expect(x.decode(x.int, bytes('7fffffff'))).toBe(0x7fffffff);
+    // a call's arguments may be followed by anything: libvirtd never checks
+    expect(x.decodePrefix(x.int, bytes('00000001 00'))).toBe(1);
+    expect(() => x.decode(x.int, bytes('00000001 00'))).toThrow(XdrDecodeError);
+    // what we write stays canonical
+    expect(hex(x.encode(open, { name: 'qemu:///system', flags: 0 }))).toBe('00000001 0000000e'.replace(/ /g, '') + hex(Buffer.from('qemu:///system')) + '000000000000');
+  });
+
+  it('refuse what does not fit: maxima, truncation, invalid UTF-8, trailing bytes', () => {
     const bad: Array<[x.Codec<unknown>, string]> = [
       [x.string(4), '00000005 6162636465 000000'],
       [x.string(), '00000008 6162'], // claims more than is there
@@ -58,8 +84,8 @@ describe('XDR primitives', () => {
       [x.string(), '00000002 c328 0000'], // invalid UTF-8
       [x.array(x.int, 2), '00000003 00000001 00000002 00000003'],
       [x.array(x.int, 16384), '00004000'], // 16384 items announced, no bytes
-      [x.bool, '00000002'],
-      [x.optional(x.int), '00000003 00000001'],
+      [x.optional(x.int), '00000003 000001'], // present, value truncated
+      [x.string(), '00000002 6162'], // padding missing
       [x.int, '000001'],
       [x.hyper, '00000000'],
       [x.fixedOpaque(16), '00'],

@@ -104,7 +104,7 @@ export function resolveDomain(ctx: CallContext, dom: WireDomain): DomainObject {
   try {
     return ctx.driver.lookupByUuid(uuid);
   } catch (e) {
-    throw new MpvirtError('VIR_ERR_NO_DOMAIN', `no domain with matching uuid '${uuid}' (${dom.name})`, { cause: e });
+    throw new MpvirtError('VIR_ERR_NO_DOMAIN', `no domain with matching uuid '${uuid}' (${dom.name})`, { domain: 'QEMU', cause: e });
   }
 }
 
