@@ -20,7 +20,7 @@ import { spawnQemu, type SpawnedQemu } from './process.js';
 /** One entry of `qom-list-types`. */
 export interface QomTypeInfo { name: string; parent?: string; abstract?: boolean }
 /** One entry of `query-machines` (only the fields we read). */
-export interface QmpMachineInfo { name: string; alias?: string; 'is-default'?: boolean; 'cpu-max': number }
+export interface QmpMachineInfo { name: string; alias?: string; 'is-default'?: boolean; 'cpu-max': number; 'default-cpu-type'?: string }
 /** One entry of `query-command-line-options`. */
 export interface QmpCommandLineOption { option: string; parameters?: unknown[] }
 
@@ -59,6 +59,7 @@ export function capsFromReplies(binary: string, r: CapsReplies): QemuCaps {
     ...(m.alias === undefined ? {} : { alias: m.alias }),
     isDefault: m['is-default'] === true,
     cpuMax: m['cpu-max'],
+    ...(m['default-cpu-type'] === undefined ? {} : { defaultCpuType: m['default-cpu-type'] }),
   }));
   machines.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // `tcg-accel` → `tcg`; QEMU 7.2 also lists the base type `accel` itself, which is no accelerator

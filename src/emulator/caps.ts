@@ -14,6 +14,8 @@ export interface QemuMachine {
   alias?: string;
   isDefault: boolean;
   cpuMax: number;
+  /** the CPU a guest of this machine type gets by default, e.g. `qemu64-x86_64-cpu` */
+  defaultCpuType?: string;
 }
 
 export interface QemuCaps {
