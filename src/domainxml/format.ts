@@ -152,10 +152,14 @@ function topLevel(def: DomainDef, name: TopLevelName): XElement | undefined {
     case 'memoryBacking': {
       const mb = def.memoryBacking;
       if (!mb) return undefined;
-      const ch: XElement[] = [];
+      // libvirt's child order: hugepages, nosharepages, locked, source, access, allocation, discard
+      const before = new Set(['hugepages', 'nosharepages', 'locked']);
+      const head = mb.extra.children.filter((c) => c.ns === null && before.has(c.local)).map((c) => verbatim(c, "'"));
+      const ch: XElement[] = [...head];
       if (mb.source !== undefined) ch.push(makeElement('source', [['type', mb.source]]));
       if (mb.access !== undefined) ch.push(makeElement('access', [['mode', mb.access]]));
-      return el('memoryBacking', [], ch, mb.extra);
+      const rest = { attrs: mb.extra.attrs, children: mb.extra.children.filter((c) => !(c.ns === null && before.has(c.local))) };
+      return el('memoryBacking', [], ch, rest);
     }
     case 'vcpu': {
       const v = def.vcpu;

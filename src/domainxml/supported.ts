@@ -29,7 +29,7 @@ const HARMLESS_CHILDREN: Readonly<Record<string, ReadonlySet<string>>> = {
   clock: new Set(['timer']),
   memoryBacking: new Set(['hugepages', 'nosharepages', 'locked', 'discard', 'allocation']),
   os: new Set(['bootmenu']),
-  controller: new Set(['driver']),
+  controller: new Set(['driver', 'model', 'target']),
   graphics: new Set(['listen']),
   interface: new Set(),
   serial: new Set(),
@@ -54,10 +54,10 @@ const SUPPORTED: Readonly<Record<string, ReadonlySet<string>>> = {
   nicModel: new Set(['virtio', 'e1000', 'e1000e', 'rtl8139']),
   // 'stdio' would tie the guest's console to the daemon's own stdio
   chardev: new Set(['pty', 'file', 'null', 'unix']),
-  pciModel: new Set(['pci-root', 'pcie-root', 'pcie-root-port', 'pcie-pci-bridge', 'pci-bridge']),
+  pciModel: new Set(['pci-root', 'pcie-root', 'pcie-root-port', 'pcie-to-pci-bridge', 'pci-bridge']),
   usbModel: new Set(['qemu-xhci', 'nec-xhci', 'piix3-uhci', 'none']),
   graphics: new Set(['vnc']),
-  video: new Set(['none', 'vga', 'virtio']),
+  video: new Set(['none', 'vga', 'virtio', 'cirrus']),
   memballoon: new Set(['virtio', 'none']),
 };
 
@@ -76,6 +76,8 @@ function checkValue(set: keyof typeof SUPPORTED, value: string | undefined, path
 function checkDevice(d: DeviceDef, out: UnsupportedItem[]): void {
   if (d.kind === 'raw') {
     const type = d.element.attrs.find((a) => a.name === 'type')?.value;
+    // the audio backend libvirt adds at define for a guest without sound: nothing to run
+    if (d.element.name === 'audio' && type === 'none') return;
     out.push({
       path: `/domain/devices/${d.element.name}`,
       reason: `device <${d.element.name}${type ? ` type='${type}'` : ''}> is not supported`,

@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { MpvirtError } from '../errors.js';
+import { applyDefineDefaults } from '../domainxml/defaults/index.js';
 import { assertSupported, formatDomainXml, parseDomainXml, withLiveState, withoutLiveState } from '../domainxml/index.js';
 import { applyAutoIsolation } from '../domainxml/auto-isolate.js';
 import type { DomainDef, OnCrashAction } from '../domainxml/model.js';
@@ -209,9 +210,13 @@ export class QemuDriver implements DriverCore {
     }
     const caps = await this.caps.get(def.emulator ?? this.defaultEmulator);
     if ((def.metadata?.remote?.processes.length ?? 0) > 0) assertMultiprocess(caps);
+    // libvirt's define-time defaults: machine type, controllers, addresses — the guest ABI is
+    // fixed here, once, not at every start
+    const full = applyDefineDefaults(def, caps, { abiUpdate: true });
+    assertSupported(full);
     // everything the launch plan refuses is refused now, not at start
-    buildLaunchPlan(def, caps, { runDir: `${this.dirs.stateDir}/${def.name}` });
-    return def;
+    buildLaunchPlan(full, caps, { runDir: `${this.dirs.stateDir}/${def.name}` });
+    return full;
   }
 
   async defineXML(xml: string, opts: { validate?: boolean } = {}): Promise<DomainObject> {

@@ -126,8 +126,10 @@ export function pciPlacement(address: DiskDef['address'], machineIsQ35: boolean)
   const bus = addressField(address, 'bus') ?? 0;
   const slot = addressField(address, 'slot') ?? 0;
   const fn = addressField(address, 'function') ?? 0;
+  const multifunction = address.fields.find(([k]) => k === 'multifunction')?.[1];
   return {
     bus: bus === 0 ? (machineIsQ35 ? 'pcie.0' : 'pci.0') : `pci.${bus}`,
+    ...(multifunction === 'on' ? { multifunction: true } : {}),
     addr: fn === 0 ? `0x${slot.toString(16)}` : `0x${slot.toString(16)}.0x${fn.toString(16)}`,
   };
 }
@@ -167,7 +169,7 @@ export function controllerArgs(c: ControllerDef, machineIsQ35: boolean): string[
           return [];
         case 'pcie-root-port':
           return ['-device', jsonArg({ driver: 'pcie-root-port', port: targetAttr('port') ?? 0x10 + i, chassis: targetAttr('chassis') ?? i, id, bus: 'pcie.0', ...at })];
-        case 'pcie-pci-bridge':
+        case 'pcie-to-pci-bridge':
           return ['-device', jsonArg({ driver: 'pcie-pci-bridge', id, bus: 'pcie.0', ...at })];
         case 'pci-bridge':
           return ['-device', jsonArg({ driver: 'pci-bridge', chassis_nr: targetAttr('chassisNr') ?? i, id, bus: 'pci.0', ...at })];

@@ -4,7 +4,7 @@
  * linked. Nothing here touches the OS; the driver spawns what the plan says.
  */
 import { MpvirtError, unsupportedConfig } from '../errors.js';
-import type { ControllerDef, DiskDef, DomainDef, InterfaceDef } from '../domainxml/model.js';
+import type { ControllerDef, DiskDef, DomainDef, InterfaceDef, VideoDef } from '../domainxml/model.js';
 import { hasMultiprocess, resolveMachine, type QemuCaps } from './caps.js';
 import { chardevArg, controllerArgs, diskArgs, pciPlacement } from './device-argv.js';
 import { jsonArg, MAX_UNIX_PATH_BYTES, optList } from './qemu-args.js';
@@ -86,6 +86,17 @@ function displayArgs(def: DomainDef): string[] {
   return ['-vnc', optList([['', `${host}:${display}`], ['to', auto ? 99 : undefined]])];
 }
 
+/** The primary video device as libvirt builds it: VGA's memory from vram (KiB), cirrus as it is. */
+function videoDevice(d: VideoDef): Record<string, string | number> {
+  const vram = Number(d.modelExtra.attrs.find((a) => a.name === 'vram')?.value ?? 0);
+  switch (d.model) {
+    case 'virtio': return { driver: 'virtio-vga' };
+    case 'cirrus': return { driver: 'cirrus-vga' };
+    case 'vga': case undefined: return vram > 0 ? { driver: 'VGA', vgamem_mb: Math.floor(vram / 1024) } : { driver: 'VGA' };
+    default: throw unsupportedConfig(`video model '${d.model}' is not supported`);
+  }
+}
+
 function nicArgs(nic: InterfaceDef, i: number, q35: boolean): string[] {
   if (nic.type !== 'user') {
     throw unsupportedConfig(`interface type '${nic.type}' needs a libvirt network driver, which mpvirt does not have; use <interface type='user'>`);
@@ -161,11 +172,18 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
   if (def.os.cmdline !== undefined) argv.push('-append', def.os.cmdline);
 
   const remoteAliases = new Set(remotes.map((r) => r.alias));
-  for (const d of def.devices) {
-    if (d.kind === 'controller' && !remoteAliases.has(d.alias ?? '')) argv.push(...controllerArgs(d, machine.q35));
-  }
+  // PCI controllers first, by index, so that every bus exists before a device names it (as libvirt)
+  const ctrls = def.devices.filter((d): d is ControllerDef => d.kind === 'controller' && !remoteAliases.has(d.alias ?? ''));
+  const pci = ctrls.filter((c) => c.type === 'pci').sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+  for (const c of [...pci, ...ctrls.filter((c) => c.type !== 'pci')]) argv.push(...controllerArgs(c, machine.q35));
   remotes.forEach((r, i) => {
-    // each proxy on its own hot-pluggable root port (q35) or the pc root bus
+    // the proxy stands where the controller it serves is defined (the guest sees that slot); a
+    // definition without an address gets its own hot-pluggable root port (q35) or the pc root bus
+    const ctrl = def.devices.find((d): d is ControllerDef => d.kind === 'controller' && d.alias === r.alias);
+    if (ctrl?.address?.type === 'pci') {
+      argv.push('-device', jsonArg({ driver: 'x-pci-proxy-dev', id: r.alias, fd: String(r.mainLinkFd), ...pciPlacement(ctrl.address, machine.q35) }));
+      return;
+    }
     const bus = machine.q35 ? `mpvirt-rp-${r.rid}` : 'pci.0';
     if (machine.q35) argv.push('-device', jsonArg({ driver: 'pcie-root-port', port: 0xe0 + i, chassis: 200 + i, id: bus, bus: 'pcie.0' }));
     argv.push('-device', jsonArg({ driver: 'x-pci-proxy-dev', id: r.alias, fd: String(r.mainLinkFd), bus }));
@@ -178,7 +196,7 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
   argv.push(...serialArgs(def));
   for (const d of def.devices) {
     if (d.kind === 'video' && d.model !== 'none') {
-      argv.push('-device', jsonArg({ driver: d.model === 'virtio' ? 'virtio-vga' : 'VGA', id: d.alias ?? 'video0', ...pciPlacement(d.address, machine.q35) }));
+      argv.push('-device', jsonArg({ ...videoDevice(d), id: d.alias ?? 'video0', ...pciPlacement(d.address, machine.q35) }));
     } else if (d.kind === 'memballoon' && d.model === 'virtio') {
       argv.push('-device', jsonArg({ driver: 'virtio-balloon-pci', id: d.alias ?? 'balloon0', ...pciPlacement(d.address, machine.q35) }));
     } else if (d.kind === 'input' && d.type === 'tablet') {

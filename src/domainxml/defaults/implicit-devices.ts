@@ -132,6 +132,8 @@ export function implicitDevices(def: DomainDef, caps: DefineCaps): DomainDef {
       if (d.type === 'usb') return { ...d, model: q35 ? 'qemu-xhci' : 'piix3-uhci' };
     }
     if (d.kind === 'interface' && d.model === undefined && d.type !== 'hostdev') return { ...d, model: 'rtl8139' };
+    // qemuDomainDeviceDiskDefPostParse: the qemu driver, raw unless a format is named
+    if (d.kind === 'disk') return { ...d, driver: { extra: NO_EXTRA, ...d.driver, name: d.driver?.name ?? 'qemu', format: d.driver?.format ?? 'raw' } };
     return d;
   });
   devices = numberControllers(devices);

@@ -39,6 +39,7 @@ function connectOf(d: DeviceDef): Connect {
     case 'input': return d.bus === 'virtio' ? 'pcie' : 'none';
     case 'raw':
       switch (d.element.name) {
+        case 'disk': return d.element.children.some((c) => c.kind === 'element' && c.name === 'target' && attr(c, 'bus') === 'virtio') ? 'pcie' : 'none';
         case 'rng': return attr(d.element, 'model') === 'virtio' ? 'pcie' : 'none';
         case 'watchdog': return attr(d.element, 'model') === 'i6300esb' ? 'pci' : 'none';
         case 'sound': return attr(d.element, 'model') === 'ich9' ? 'pcie' : ['ich6', 'ac97', 'es1370', 'ich7'].includes(attr(d.element, 'model') ?? '') ? 'pci' : 'none';
@@ -183,6 +184,7 @@ function assignSlots(def: DomainDef): DomainDef {
 
   const order = devices
     .map((d, i) => ({ d, i }))
+    .filter(({ d }) => !(d.kind === 'controller' && d.type === 'pci'))
     .filter(({ d, i }) => unplaced(i) && connectOf(d) !== 'none')
     .sort((a, b) => orderGroup(a.d) - orderGroup(b.d) || a.i - b.i);
 
@@ -233,19 +235,53 @@ function assignSlots(def: DomainDef): DomainDef {
   devices.forEach((d, i) => {
     if (d.kind === 'controller' && d.type === 'pci' && d.model === 'pcie-root-port' && unplaced(i)) set(i, nextPortAddress());
   });
-  const newPort = (): number => {
-    const a = nextPortAddress();
-    const p = pciOf(a)!;
-    const c = rootPort(nextIndex++, p.slot, p.fn);
-    added.push(c);
-    return c.index!;
+  // dry run (libvirt grows the bus set as devices need it): a PCIe endpoint takes a free root
+  // port or a new one; a conventional device takes a bridge slot, or a new pcie-to-pci-bridge,
+  // which needs a root port of its own (created first, so it has the lower index)
+  const isBridge = (d: DeviceDef): d is ControllerDef => d.kind === 'controller' && d.type === 'pci' && d.model === 'pcie-to-pci-bridge';
+  const userBridges = devices.filter(isBridge);
+  let freeCount = freePorts.length - devices.filter((d, i) => isBridge(d) && unplaced(i)).length;
+  let bridgeSlots = userBridges.reduce((n, b) => n + [...Array(31).keys()].filter((k) => !slots.has(b.index ?? 0, k + 1, 0)).length, 0);
+  const plan: Array<'port' | 'bridge'> = [];
+  const takePort = (): void => {
+    if (freeCount > 0) freeCount--;
+    else plan.push('port');
   };
-  for (const { d, i } of order) {
-    if (connectOf(d) !== 'pcie') continue; // conventional PCI behind a bridge: not placed yet
-    const bus = freePorts.shift() ?? newPort();
-    set(i, pciAddress(bus, 0, 0));
+  for (const { d } of order) {
+    if (connectOf(d) === 'pcie') takePort();
+    else if (bridgeSlots > 0) bridgeSlots--;
+    else {
+      takePort();
+      plan.push('bridge');
+      bridgeSlots = 30;
+    }
   }
-  if (added.length > 0) newPort(); // one spare for hot-plug
+  if (plan.length > 0) plan.push('port'); // one spare, so that a device can be hot-plugged
+  for (const kind of plan) {
+    if (kind === 'port') {
+      const p = pciOf(nextPortAddress())!;
+      const c = rootPort(nextIndex++, p.slot, p.fn);
+      added.push(c);
+      freePorts.push(c.index!);
+    } else {
+      added.push({ kind: 'controller', type: 'pci', index: nextIndex++, model: 'pcie-to-pci-bridge', extra: { attrs: [], children: [] } });
+    }
+  }
   devices = [...devices, ...added];
+  freePorts.sort((x, y) => x - y);
+  // the real pass: bridges first (PCI controllers), then the devices in libvirt's order
+  devices.forEach((d, i) => {
+    if (isBridge(d) && unplaced(i)) set(i, pciAddress(freePorts.shift()!, 0, 0));
+  });
+  const bridgeBuses = devices.filter(isBridge).map((b) => b.index ?? 0).sort((x, y) => x - y);
+  for (const { d, i } of order) {
+    if (connectOf(d) === 'pcie') {
+      const bus = freePorts.shift();
+      if (bus !== undefined) set(i, pciAddress(bus, 0, 0));
+      continue;
+    }
+    const at = bridgeBuses.flatMap((bus) => [...Array(31).keys()].map((k) => ({ bus, slot: k + 1 }))).find((x) => slots.slotFree(x.bus, x.slot));
+    if (at) set(i, pciAddress(at.bus, at.slot, 0));
+  }
   return { ...def, devices };
 }
