@@ -68,10 +68,21 @@ function device(name: string, attrs: AttrList, children: XElement[], d: { alias?
   return { ...base, attrs: [...base.attrs, ...d.extra.attrs] };
 }
 
+/** The element without whitespace-only text between child elements (recursively). */
+function withoutLayout(el: XElement): XElement {
+  const hasElements = el.children.some((c) => c.kind === 'element');
+  const children = el.children
+    .filter((c) => !(hasElements && c.kind === 'text' && c.value.trim() === ''))
+    .map((c) => (c.kind === 'element' ? withoutLayout(c) : c));
+  return { ...el, children };
+}
+
 function formatDevice(d: DeviceDef): XElement {
   switch (d.kind) {
     case 'raw':
-      return verbatim(d.element, "'");
+      // libvirt re-writes every device it parsed in its own layout: indentation between
+      // elements is not content (text such as an rng backend's path is)
+      return d.element.ns === null ? quoted(withoutLayout(d.element), "'") : verbatim(d.element, "'");
     case 'disk': {
       const ch: XElement[] = [];
       if (d.driver) ch.push(el('driver', [['name', d.driver.name], ['type', d.driver.format]], [], d.driver.extra));

@@ -9,6 +9,7 @@
  */
 import { unsupportedConfig } from '../errors.js';
 import type { DeviceDef, DomainDef, Extra } from './model.js';
+import { attr, elementChildren, type XElement } from './xmltree.js';
 
 export interface UnsupportedItem {
   /** where it is, e.g. `/domain/devices/hostdev` */
@@ -18,7 +19,7 @@ export interface UnsupportedItem {
 }
 
 /** Top-level elements mpvirt may ignore without changing the guest. */
-const HARMLESS_TOP = new Set(['seclabel', 'resource', 'memtune', 'blkiotune', 'cputune', 'numatune', 'perf', 'on_lockfailure']);
+const HARMLESS_TOP = new Set(['pm', 'seclabel', 'resource', 'memtune', 'blkiotune', 'cputune', 'numatune', 'perf', 'on_lockfailure']);
 
 const SUPPORTED_FEATURES = new Set(['acpi', 'apic', 'pae', 'vmport', 'pmu', 'hap']);
 
@@ -47,7 +48,7 @@ const SUPPORTED: Readonly<Record<string, ReadonlySet<string>>> = {
   diskDevice: new Set(['disk', 'cdrom']),
   diskBus: new Set(['scsi', 'virtio', 'sata']),
   diskFormat: new Set(['raw', 'qcow2']),
-  controller: new Set(['scsi', 'pci', 'usb', 'sata']),
+  controller: new Set(['scsi', 'pci', 'usb', 'sata', 'virtio-serial']),
   scsiModel: new Set(['lsilogic', 'virtio-scsi']),
   // 'network' needs libvirt's network driver, which mpvirt does not have
   interface: new Set(['user']),
@@ -73,11 +74,26 @@ function checkValue(set: keyof typeof SUPPORTED, value: string | undefined, path
   if (value !== undefined && !SUPPORTED[set]!.has(value)) out.push({ path, reason: `${what} '${value}' is not supported` });
 }
 
+/** The raw devices the launch plan builds: a virtio RNG, a unix virtio channel. */
+function rawSupported(el: XElement, kind: 'rng' | 'channel'): boolean {
+  const kids = elementChildren(el);
+  const known = kind === 'rng' ? new Set(['backend', 'rate', 'alias', 'address']) : new Set(['source', 'target', 'alias', 'address']);
+  if (kids.some((c) => !known.has(c.name))) return false;
+  if (kind === 'rng') {
+    const backend = kids.find((c) => c.name === 'backend');
+    return attr(el, 'model') === 'virtio' && backend !== undefined && ['random', 'builtin'].includes(attr(backend, 'model') ?? '');
+  }
+  const target = kids.find((c) => c.name === 'target');
+  return attr(el, 'type') === 'unix' && target !== undefined && attr(target, 'type') === 'virtio';
+}
+
 function checkDevice(d: DeviceDef, out: UnsupportedItem[]): void {
   if (d.kind === 'raw') {
     const type = d.element.attrs.find((a) => a.name === 'type')?.value;
     // the audio backend libvirt adds at define for a guest without sound: nothing to run
     if (d.element.name === 'audio' && type === 'none') return;
+    if (d.element.name === 'rng' && rawSupported(d.element, 'rng')) return;
+    if (d.element.name === 'channel' && rawSupported(d.element, 'channel')) return;
     out.push({
       path: `/domain/devices/${d.element.name}`,
       reason: `device <${d.element.name}${type ? ` type='${type}'` : ''}> is not supported`,

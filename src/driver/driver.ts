@@ -212,7 +212,7 @@ export class QemuDriver implements DriverCore {
     if ((def.metadata?.remote?.processes.length ?? 0) > 0) assertMultiprocess(caps);
     // libvirt's define-time defaults: machine type, controllers, addresses — the guest ABI is
     // fixed here, once, not at every start
-    const full = applyDefineDefaults(def, caps, { abiUpdate: true });
+    const full = applyDefineDefaults(def, caps, { newDomain: true });
     assertSupported(full);
     // everything the launch plan refuses is refused now, not at start
     buildLaunchPlan(full, caps, { runDir: `${this.dirs.stateDir}/${def.name}` });

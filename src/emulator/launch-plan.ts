@@ -7,7 +7,8 @@ import { MpvirtError, unsupportedConfig } from '../errors.js';
 import type { ControllerDef, DiskDef, DomainDef, InterfaceDef, VideoDef } from '../domainxml/model.js';
 import { hasMultiprocess, resolveMachine, type QemuCaps } from './caps.js';
 import { chardevArg, controllerArgs, diskArgs, pciPlacement } from './device-argv.js';
-import { jsonArg, MAX_UNIX_PATH_BYTES, optList } from './qemu-args.js';
+import { checkSocketPath, jsonArg, optList } from './qemu-args.js';
+import { channelArgs, pmArgs, rngArgs, virtioSerialControllerArgs } from './guest-extras-argv.js';
 import { monitorArgs, remoteArgs, REMOTE_LINK_FD, SANDBOX_ARG } from './remote-argv.js';
 
 export interface LaunchPaths {
@@ -47,12 +48,6 @@ export interface LaunchPlan {
 const BOOT_LETTERS: Readonly<Record<string, string>> = { hd: 'c', cdrom: 'd', network: 'n', fd: 'a' };
 const NIC_MODELS: Readonly<Record<string, string>> = { virtio: 'virtio-net-pci', e1000: 'e1000', e1000e: 'e1000e', rtl8139: 'rtl8139' };
 
-function checkSocketPath(path: string): string {
-  if (Buffer.byteLength(path) > MAX_UNIX_PATH_BYTES) {
-    throw unsupportedConfig(`monitor socket path '${path}' is longer than the ${MAX_UNIX_PATH_BYTES} bytes a UNIX socket allows`);
-  }
-  return path;
-}
 
 function machineOf(def: DomainDef, caps: QemuCaps): { name: string; q35: boolean } {
   const requested = def.os.machine ?? 'q35';
@@ -164,6 +159,7 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
     '-no-shutdown',
   ];
   if (def.onReboot === 'destroy') argv.push('-no-reboot');
+  argv.push(...pmArgs(def, machine.q35));
   const bootDevs = def.os.boot.map((b) => BOOT_LETTERS[b]).filter((x): x is string => x !== undefined);
   const perDeviceBoot = def.devices.some((d) => (d.kind === 'disk' || d.kind === 'interface') && d.bootOrder !== undefined);
   argv.push('-boot', perDeviceBoot || bootDevs.length === 0 ? 'strict=on' : optList([['order', bootDevs.join('')], ['strict', true]]));
@@ -175,7 +171,9 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
   // PCI controllers first, by index, so that every bus exists before a device names it (as libvirt)
   const ctrls = def.devices.filter((d): d is ControllerDef => d.kind === 'controller' && !remoteAliases.has(d.alias ?? ''));
   const pci = ctrls.filter((c) => c.type === 'pci').sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
-  for (const c of [...pci, ...ctrls.filter((c) => c.type !== 'pci')]) argv.push(...controllerArgs(c, machine.q35));
+  for (const c of [...pci, ...ctrls.filter((c) => c.type !== 'pci')]) {
+    argv.push(...(c.type === 'virtio-serial' ? virtioSerialControllerArgs(c, machine.q35) : controllerArgs(c, machine.q35)));
+  }
   remotes.forEach((r, i) => {
     // the proxy stands where the controller it serves is defined (the guest sees that slot); a
     // definition without an address gets its own hot-pluggable root port (q35) or the pc root bus
@@ -205,6 +203,7 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
       argv.push('-device', jsonArg({ driver: 'usb-tablet', id: d.alias ?? 'input0', bus: `${usb.alias ?? 'usb'}.0` }));
     }
   }
+  argv.push(...channelArgs(def, paths.runDir), ...rngArgs(def, machine.q35));
   if (paths.firmwareLog !== undefined) {
     argv.push('-chardev', optList([['', 'file'], ['id', 'charfirmware'], ['path', paths.firmwareLog]]));
     argv.push('-device', jsonArg({ driver: 'isa-debugcon', iobase: 0x402, chardev: 'charfirmware' }));

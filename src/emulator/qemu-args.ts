@@ -1,3 +1,4 @@
+import { MpvirtError } from '../errors.js';
 /**
  * Safe construction of QEMU option values. Every user-controlled string that
  * reaches a QEMU option goes through one of these: either QEMU's own comma
@@ -39,3 +40,11 @@ export function isQemuId(id: string): boolean {
 
 /** Linux limit for a UNIX socket path (sun_path is 108 bytes, NUL included). */
 export const MAX_UNIX_PATH_BYTES = 107;
+
+/** A UNIX socket path QEMU can bind: at most {@link MAX_UNIX_PATH_BYTES} bytes. */
+export function checkSocketPath(path: string): string {
+  if (Buffer.byteLength(path) > MAX_UNIX_PATH_BYTES) {
+    throw new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', `socket path '${path}' is longer than the ${MAX_UNIX_PATH_BYTES} bytes a UNIX socket allows`);
+  }
+  return path;
+}

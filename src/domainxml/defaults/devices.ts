@@ -58,7 +58,8 @@ function addressElement(a: AddressDef): XElement {
 export function withAddress<T extends DeviceDef>(d: T, a: AddressDef): T {
   if (d.kind !== 'raw') return { ...d, address: a };
   const el = d.element;
-  const kept = el.children.filter((c) => !(c.kind === 'element' && c.name === 'address'));
+  // whitespace-only text goes too, so the element is re-indented as libvirt writes it
+  const kept = el.children.filter((c) => !(c.kind === 'element' && c.name === 'address') && !(c.kind === 'text' && c.value.trim() === ''));
   return { ...d, element: { ...el, children: [...kept, addressElement(a)] } };
 }
 

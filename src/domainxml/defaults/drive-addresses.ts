@@ -1,7 +1,8 @@
 /**
  * Addresses that are not PCI: drive addresses of disks on SCSI/IDE/SATA/floppy controllers
  * (virDomainDiskDefAssignAddress, with QEMU's wide SCSI bus) and virtio-serial ports of
- * channels (qemuDomainAssignVirtioSerialAddresses: ports from 1, port 0 being the console's).
+ * channels (qemuDomainAssignVirtioSerialAddresses: ports from 1, port 0 being the console's),
+ * USB ports of USB inputs (qemuDomainAssignUSBAddresses, for a new domain).
  */
 import type { AddressDef, DeviceDef } from '../model.js';
 import { attr, elementChildren } from '../xmltree.js';
@@ -77,5 +78,38 @@ export function assignVirtioSerialAddresses(devices: readonly DeviceDef[]): Devi
     while (used.has(`0:0:${port}`)) port++;
     used.add(`0:0:${port}`);
     return withAddress(d, { type: 'virtio-serial', fields: [['controller', '0'], ['bus', '0'], ['port', String(port)]], extra: NO_EXTRA });
+  });
+}
+
+/** Ports of a USB controller's root hub (virDomainUSBAddressControllerModelToPorts). */
+function usbPorts(d: DeviceDef): number {
+  if (d.kind !== 'controller' || d.type !== 'usb') return 0;
+  const ports = d.extra.attrs.find((a) => a.name === 'ports')?.value;
+  switch (d.model) {
+    case 'qemu-xhci': case 'nec-xhci': return ports !== undefined ? Number(ports) : 4;
+    case 'ich9-ehci1': return 6;
+    case 'none': case 'ich9-uhci1': case 'ich9-uhci2': case 'ich9-uhci3': return 0;
+    default: return 2;
+  }
+}
+
+/** USB inputs get the first free port of the first USB controller with one (no hubs added). */
+export function assignUsbAddresses(devices: readonly DeviceDef[]): DeviceDef[] {
+  const buses = devices.filter((d) => usbPorts(d) > 0).map((d) => ({ bus: d.kind === 'controller' ? d.index ?? 0 : 0, ports: usbPorts(d) }));
+  const used = new Set<string>();
+  for (const d of devices) {
+    const a = addressOf(d);
+    if (a?.type === 'usb') used.add(`${addressField(a, 'bus') ?? 0}:${addressField(a, 'port')}`);
+  }
+  return devices.map((d) => {
+    if (d.kind !== 'input' || d.bus !== 'usb' || addressOf(d)) return d;
+    for (const { bus, ports } of buses) {
+      for (let port = 1; port <= ports; port++) {
+        if (used.has(`${bus}:${port}`)) continue;
+        used.add(`${bus}:${port}`);
+        return withAddress(d, { type: 'usb', fields: [['bus', String(bus)], ['port', String(port)]], extra: NO_EXTRA });
+      }
+    }
+    return d;
   });
 }

@@ -56,7 +56,7 @@ function isVirtioChannel(d: DeviceDef): boolean {
 /** A unix channel's `<source mode='bind'/>` without a path: the path is chosen at start. */
 function dropPathlessBindSource(d: DeviceDef): DeviceDef {
   if (d.kind !== 'raw' || d.element.name !== 'channel' || attr(d.element, 'type') !== 'unix') return d;
-  const kept = d.element.children.filter((c) => !(c.kind === 'element' && c.name === 'source' && attr(c, 'path') === undefined));
+  const kept = d.element.children.filter((c) => !(c.kind === 'element' && c.name === 'source' && attr(c, 'path') === undefined) && !(c.kind === 'text' && c.value.trim() === ''));
   return { ...d, element: { ...d.element, children: kept } };
 }
 
@@ -129,7 +129,9 @@ export function implicitDevices(def: DomainDef, caps: DefineCaps): DomainDef {
   devices = devices.map((d) => {
     if (d.kind === 'controller' && d.model === undefined) {
       if (d.type === 'scsi') return { ...d, model: 'lsilogic' };
-      if (d.type === 'usb') return { ...d, model: q35 ? 'qemu-xhci' : 'piix3-uhci' };
+      // on x86 regardless of the machine (qemuDomainControllerDefPostParse); only the implicit
+      // controller of a q35 machine is a qemu-xhci
+      if (d.type === 'usb') return { ...d, model: 'piix3-uhci' };
     }
     if (d.kind === 'interface' && d.model === undefined && d.type !== 'hostdev') return { ...d, model: 'rtl8139' };
     // qemuDomainDeviceDiskDefPostParse: the qemu driver, raw unless a format is named

@@ -243,20 +243,21 @@ function assignSlots(def: DomainDef): DomainDef {
   let freeCount = freePorts.length - devices.filter((d, i) => isBridge(d) && unplaced(i)).length;
   let bridgeSlots = userBridges.reduce((n, b) => n + [...Array(31).keys()].filter((k) => !slots.has(b.index ?? 0, k + 1, 0)).length, 0);
   const plan: Array<'port' | 'bridge'> = [];
-  const takePort = (): void => {
-    if (freeCount > 0) freeCount--;
-    else plan.push('port');
-  };
   for (const { d } of order) {
-    if (connectOf(d) === 'pcie') takePort();
+    if (connectOf(d) === 'pcie') {
+      if (freeCount > 0) freeCount--;
+      else plan.push('port');
+    }
     else if (bridgeSlots > 0) bridgeSlots--;
     else {
-      takePort();
-      plan.push('bridge');
+      plan.push('port', 'bridge'); // a new root port reserved for the new bridge
       bridgeSlots = 30;
     }
   }
-  if (plan.length > 0) plan.push('port'); // one spare, so that a device can be hot-plugged
+  // one spare, so that a device can be hot-plugged: only when the user defined no PCI
+  // controller beyond the root and something was added
+  const userMaxIndex = Math.max(0, ...pciControllers.map((c) => c.index ?? 0));
+  if (plan.length > 0 && userMaxIndex <= 0) plan.push('port');
   for (const kind of plan) {
     if (kind === 'port') {
       const p = pciOf(nextPortAddress())!;

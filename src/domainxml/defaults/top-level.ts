@@ -48,11 +48,11 @@ function isWritten(def: DomainDef, n: (typeof TOP_LEVEL_ORDER)[number]): boolean
   }
 }
 
-/** The machine type: the default if none, and the alias resolved when the ABI is being fixed. */
-export function machineFor(def: DomainDef, caps: DefineCaps, abiUpdate: boolean): string | undefined {
+/** The machine type: the default if none, an alias resolved to the machine it stands for. */
+export function machineFor(def: DomainDef, caps: DefineCaps, resolveAliases: boolean): string | undefined {
   const m = def.os.machine;
   if (m === undefined) return caps.machines.find((x) => x.isDefault)?.name;
-  if (!abiUpdate) return m;
+  if (!resolveAliases) return m;
   return caps.machines.find((x) => x.alias === m)?.name ?? m;
 }
 
@@ -77,13 +77,14 @@ function defaultCpu(def: DomainDef, caps: DefineCaps, machine: string | undefine
 }
 
 /** qemuDomainDefCPUPostParse's check and fallback defaults for a CPU the user wrote. */
-function cpuPostParse(cpu: CpuDef | undefined): CpuDef | undefined {
+function cpuPostParse(cpu: CpuDef | undefined, virtType: string): CpuDef | undefined {
   if (!cpu) return cpu;
   const mode = cpu.mode ?? 'custom';
   const out: CpuDef = { ...cpu, mode };
   if (mode === 'custom' && cpu.model) {
     out.match = cpu.match ?? 'exact';
-    out.check = cpu.check ?? 'partial';
+    // TCG checks nothing against the host; KVM checks what it can
+    out.check = cpu.check ?? (virtType === 'kvm' ? 'partial' : 'none');
     out.model = { ...cpu.model, fallback: cpu.model.fallback ?? 'allow' };
   } else if (mode === 'host-model') {
     out.check = cpu.check ?? 'partial';
@@ -115,9 +116,9 @@ function canonicalCpuChildren(cpu: CpuDef): CpuDef {
   return { ...cpu, extra: { attrs: cpu.extra.attrs, children } };
 }
 
-export function topLevelDefaults(def: DomainDef, caps: DefineCaps, abiUpdate: boolean): DomainDef {
-  const machine = machineFor(def, caps, abiUpdate);
-  const userCpu = def.cpu && (def.cpu.mode ?? 'custom') === 'custom' && !def.cpu.model ? def.cpu : cpuPostParse(def.cpu);
+export function topLevelDefaults(def: DomainDef, caps: DefineCaps, resolveAliases: boolean): DomainDef {
+  const machine = machineFor(def, caps, resolveAliases);
+  const userCpu = def.cpu && (def.cpu.mode ?? 'custom') === 'custom' && !def.cpu.model ? def.cpu : cpuPostParse(def.cpu, def.type);
   const cpu = defaultCpu({ ...def, ...(userCpu ? { cpu: userCpu } : {}) }, caps, machine);
   const out: DomainDef = {
     ...def,
