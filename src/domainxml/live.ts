@@ -4,10 +4,12 @@
  * running domain and never in a persistent definition (interfaces.md §4), so a
  * user can feed `dumpxml` output back to `define`.
  */
+import { withoutGeneratedAliases } from './aliases.js';
 import type { DomainDef, RemoteProcessLive } from './model.js';
 
-/** The definition without anything live (what define stores). */
-export function withoutLiveState(def: DomainDef): DomainDef {
+/** The definition without anything live (what define stores): no id, no generated alias. */
+export function withoutLiveState(input: DomainDef): DomainDef {
+  const def = withoutGeneratedAliases(input);
   const { id: _id, ...rest } = def;
   const remote = def.metadata?.remote;
   if (!remote || !remote.processes.some((p) => p.live)) return rest;

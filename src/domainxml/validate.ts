@@ -30,9 +30,12 @@ export function validateDomainName(name: string): void {
 
 function checkUniqueAliases(devices: readonly DeviceDef[]): void {
   const seen = new Set<string>();
+  const serials = new Set(devices.filter((d) => d.kind === 'serial').map(deviceAlias));
   for (const d of devices) {
     const alias = deviceAlias(d);
     if (alias === undefined) continue;
+    // a console on a serial port is that port and shares its alias (as libvirt allows)
+    if (d.kind === 'console' && (d.target?.type === undefined || d.target.type === 'serial') && serials.has(alias)) continue;
     if (seen.has(alias)) throw unsupportedConfig(`non unique alias detected: ${alias}`, { where: '/domain/devices' });
     seen.add(alias);
   }

@@ -6,7 +6,9 @@
 import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpvirtError } from '../errors.js';
+import { assignAliases } from '../domainxml/aliases.js';
 import { formatDomainXml } from '../domainxml/index.js';
+import type { DomainDef } from '../domainxml/model.js';
 import { buildLaunchPlan, type LaunchPlan } from '../emulator/launch-plan.js';
 import { LogCap } from '../emulator/log-cap.js';
 import { assertMultiprocess } from '../emulator/caps-probe.js';
@@ -86,8 +88,7 @@ export async function writeStatus(core: DriverCore, obj: DomainObject, job?: str
   await core.status.write(rec);
 }
 
-function planFor(core: DriverCore, obj: DomainObject): Promise<LaunchPlan> {
-  const def = obj.def;
+function planFor(core: DriverCore, def: DomainDef): Promise<LaunchPlan> {
   const emulator = def.emulator ?? core.defaultEmulator;
   return core.caps.get(emulator).then((caps) => {
     if ((def.metadata?.remote?.processes.length ?? 0) > 0) assertMultiprocess(caps);
@@ -104,12 +105,14 @@ export interface StartOptions {
 /** Start a domain: remotes, then the main QEMU paused, then `cont` (unless paused). */
 export async function startDomain(core: DriverCore, obj: DomainObject, opts: StartOptions = {}): Promise<void> {
   if (obj.active) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'domain is already running');
-  const plan = await planFor(core, obj);
+  // the running definition names every device as libvirt does; the argv uses those names
+  const live = assignAliases(obj.def);
+  const plan = await planFor(core, live);
   const runDir = join(core.dirs.stateDir, obj.name);
   mkdirSync(core.dirs.logDir, { recursive: true, mode: 0o700 });
   rotateLog(core, obj.name);
   obj.id = core.allocateId();
-  obj.liveDef = obj.def;
+  obj.liveDef = live;
   obj.setState(DomainState.PAUSED, PausedReason.STARTING_UP);
   logLine(core, obj.name, `starting up mpvirt, domain id ${obj.id}`);
   for (const r of plan.remotes) logLine(core, obj.name, `remote ${r.rid}: ${[r.binary, ...r.argv].map(shellQuote).join(' ')}`);

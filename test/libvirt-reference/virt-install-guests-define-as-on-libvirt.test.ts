@@ -43,6 +43,9 @@ function virtInstall(name: string, machine: string, disk: string): string {
   return xml.replace('<domain type="kvm">', '<domain type="qemu">').replace('<cpu mode="host-passthrough"/>', '<cpu mode="custom"><model>qemu64</model></cpu>');
 }
 
+/** The device aliases of a live XML, in document order. */
+const aliases = (xml: string): string[] => [...xml.matchAll(/<alias name='([^']*)'\/>/g)].map((m) => m[1]!);
+
 /** mpvirtd's own additions: the isolation policy's placement and the alias it gives the HBA. */
 function withoutIsolation(xml: string): string {
   return xml
@@ -64,6 +67,9 @@ describe('virt-install guests on mpvirtd and on libvirtd', () => {
 
       lvVirsh('define', file);
       const theirs = lvVirsh('dumpxml', '--inactive', name);
+      lvVirsh('start', name);
+      const theirLive = lvVirsh('dumpxml', name);
+      lvVirsh('destroy', name);
       lvVirsh('undefine', name);
 
       expect(await r.run('define', file)).toMatchObject({ code: 0 });
@@ -75,6 +81,15 @@ describe('virt-install guests on mpvirtd and on libvirtd', () => {
       expect(start.stderr).toBe('');
       expect(start.code).toBe(0);
       expect((await r.virsh(['domstate', name])).stdout.trim()).toBe('running');
+      // the live XML names every device as libvirt's does (the HBA has the policy's user alias)
+      const ourLive = (await r.virsh(['dumpxml', name])).stdout;
+      expect(aliases(ourLive).map((a) => (a === 'ua-scsi0' ? 'scsi0' : a))).toEqual(aliases(theirLive));
+      expect(ourLive).toContain("<alias name='ua-scsi0'/>");
+      // and a define of that live XML stores none of the generated ones
+      writeFileSync(join(work, `${name}.live.xml`), ourLive);
+      const redefine = await r.run('define', join(work, `${name}.live.xml`));
+      expect(redefine.stderr).toBe('');
+      expect(aliases((await r.virsh(['dumpxml', '--inactive', name])).stdout)).toEqual(['ua-scsi0']);
       expect((await r.virsh(['destroy', name])).code).toBe(0);
       expect((await r.virsh(['undefine', name])).code).toBe(0);
     }, 120_000);
