@@ -110,9 +110,13 @@ function pciControllerDefaults(c: ControllerDef): ControllerDef {
     want.push(['chassisNr', c.index ?? 0]);
   }
   if (want.length > 0) {
+    // libvirt's attribute order: the defaults (user values win), then anything else the user wrote
     const have = target?.attrs ?? [];
-    const missing = want.filter(([k]) => !have.some((a) => a.name === k));
-    const merged = makeElement('target', [...want.filter(([k]) => missing.some(([m]) => m === k) || have.some((a) => a.name === k)).map(([k, v]) => [k, have.find((a) => a.name === k)?.value ?? String(v)] as const), ...have.filter((a) => !want.some(([k]) => k === a.name)).map((a) => [a.name, a.value] as const)]);
+    const value = (k: string, dflt: string | number): string => have.find((a) => a.name === k)?.value ?? String(dflt);
+    const merged = makeElement('target', [
+      ...want.map(([k, v]) => [k, value(k, v)] as const),
+      ...have.filter((a) => !want.some(([k]) => k === a.name)).map((a) => [a.name, a.value] as const),
+    ]);
     if (targetAt >= 0) children[targetAt] = { ...merged, children: target!.children };
     else children.splice(1, 0, merged);
   }
