@@ -7,7 +7,7 @@ import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpvirtError } from '../errors.js';
 import { assignAliases } from '../domainxml/aliases.js';
-import { formatDomainXml } from '../domainxml/index.js';
+import { formatDomainXml, ptyPathsOf, withPtyPaths } from '../domainxml/index.js';
 import type { DomainDef } from '../domainxml/model.js';
 import { buildLaunchPlan, type LaunchPlan } from '../emulator/launch-plan.js';
 import { LogCap } from '../emulator/log-cap.js';
@@ -169,6 +169,11 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
   attachRuntime(core, obj);
   try {
     if (opts.signal?.aborted) throw new MpvirtError('VIR_ERR_OPERATION_ABORTED', 'domain start was interrupted by destroy');
+    // the ptys QEMU allocated for serial ports and consoles, in the live XML as libvirt shows them
+    if (live.devices.some((d) => (d.kind === 'serial' || d.kind === 'console') && d.type === 'pty')) {
+      const chardevs = await rt.main.qmp.execute<Array<{ label: string; filename: string }>>('query-chardev');
+      obj.liveDef = withPtyPaths(live, ptyPathsOf(chardevs));
+    }
     await writeStatus(core, obj);
     if (opts.paused) {
       core.events.lifecycle(obj.ref(), LifecycleEvent.STARTED, Detail.STARTED_BOOTED);

@@ -85,6 +85,10 @@ describe('virt-install guests on mpvirtd and on libvirtd', () => {
       const ourLive = (await r.virsh(['dumpxml', name])).stdout;
       expect(aliases(ourLive).map((a) => (a === 'ua-scsi0' ? 'scsi0' : a))).toEqual(aliases(theirLive));
       expect(ourLive).toContain("<alias name='ua-scsi0'/>");
+      // the pty serial console as libvirt shows it, pty numbers aside
+      const chr = (x: string): string => (/ *<serial type='pty'>[\s\S]*<\/console>/.exec(x)?.[0] ?? '').replace(/\/dev\/pts\/\d+/g, '/dev/pts/N');
+      expect(chr(ourLive)).toContain("tty='/dev/pts/N'");
+      expect(chr(ourLive)).toBe(chr(theirLive));
       // and a define of that live XML stores none of the generated ones
       writeFileSync(join(work, `${name}.live.xml`), ourLive);
       const redefine = await r.run('define', join(work, `${name}.live.xml`));
