@@ -6,6 +6,7 @@
  */
 import { unsupportedConfig } from '../errors.js';
 import type { ControllerDef, DiskDef, DomainDef } from '../domainxml/model.js';
+import { diskNameToIndex } from '../domainxml/defaults/drive-addresses.js';
 import { jsonArg, optList, type JsonValue } from './qemu-args.js';
 
 type Json = { [key: string]: JsonValue | undefined };
@@ -16,15 +17,10 @@ function addressField(a: { fields: Array<readonly [string, string]> } | undefine
   return v === undefined ? undefined : Number(v);
 }
 
-/** `sdc` → 2, `vdaa` → 26: libvirt's disk-name index. */
+/** `sdc` → 2, `vdaa` → 26: libvirt's disk-name index (0 for a name it cannot read). */
 export function diskNameIndex(dev: string): number {
-  const m = /^(?:[shv]d|xvd|ub)([a-z]+)$/.exec(dev);
-  if (!m) return 0;
-  let idx = 0;
-  for (const ch of m[1]!) idx = idx * 26 + (ch.charCodeAt(0) - 96);
-  return idx - 1;
+  return diskNameToIndex(dev) ?? 0;
 }
-
 /** The QEMU id of a controller: its alias, or libvirt's generated name. */
 export function controllerId(c: ControllerDef, machineIsQ35: boolean): string {
   if (c.alias !== undefined) return c.alias;

@@ -11,16 +11,12 @@
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DomainObject } from '../../src/driver/domain-object.js';
 import type { QemuDriver } from '../../src/driver/driver.js';
 import { Harness, MPQ, pidAlive, waitFor } from './harness.js';
-import { projectRoot } from '../domainxml/helpers.js';
+import { guestImage } from './guest-image.js';
 
-interface GuestImage { kernel: string; initrd: string; cmdlineBase: string }
-type BuildGuest = (opts: { cacheDir?: string }) => Promise<GuestImage>;
-const builder = pathToFileURL(join(projectRoot, 'test', 'fixtures', 'guest', 'build-guest.mjs')).href;
 
 const NAME = 'acpi1';
 const BOOT_MS = 120_000;
@@ -45,8 +41,7 @@ let afterReboot: { reboots: number; resets: string[] } | undefined;
 
 async function setup(): Promise<{ driver: QemuDriver; obj: DomainObject }> {
   if (driver && obj) return { driver, obj };
-  const { buildGuest } = (await import(builder)) as { buildGuest: BuildGuest };
-  const guest = await buildGuest({ cacheDir: join(projectRoot, '.cache', 'guest') });
+  const guest = await guestImage();
   const disk = h.disk('guest-disk.img', 16);
   marker = `E2E-HOST-MARKER-${randomBytes(8).toString('hex')}`;
   const fd = openSync(disk, 'r+');

@@ -5,22 +5,17 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Harness, MPQ, pidAlive, waitFor } from './harness.js';
-import { projectRoot } from '../domainxml/helpers.js';
+import { guestImage } from './guest-image.js';
 
-interface GuestImage { kernel: string; initrd: string; cmdlineBase: string }
-type BuildGuest = (opts: { cacheDir?: string }) => Promise<GuestImage>;
-const builder = pathToFileURL(join(projectRoot, 'test', 'fixtures', 'guest', 'build-guest.mjs')).href;
 
 const h = new Harness();
 afterAll(() => h.cleanup());
 
 describe('a Linux guest on a remote SCSI controller', () => {
   it('reads and writes its disk through the remote process and powers off cleanly', async () => {
-    const { buildGuest } = (await import(builder)) as { buildGuest: BuildGuest };
-    const guest = await buildGuest({ cacheDir: join(projectRoot, '.cache', 'guest') });
+    const guest = await guestImage();
     const disk = h.disk('guest-disk.img', 16);
     const marker = `E2E-HOST-MARKER-${randomBytes(8).toString('hex')}`;
     const fd = openSync(disk, 'r+');

@@ -3,25 +3,19 @@
 // console), the pty exists and carries the guest's serial output; define of the live XML keeps
 // no pty path.
 import { existsSync, openSync } from 'node:fs';
-import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatDomainXml, parseDomainXml, withoutLiveState } from '../../src/domainxml/index.js';
-import { projectRoot } from '../domainxml/helpers.js';
 import { Harness, waitFor } from './harness.js';
+import { guestImage } from './guest-image.js';
 
-interface GuestImage { kernel: string; initrd: string; cmdlineBase: string }
-type BuildGuest = (opts: { cacheDir?: string }) => Promise<GuestImage>;
-const builder = pathToFileURL(join(projectRoot, 'test', 'fixtures', 'guest', 'build-guest.mjs')).href;
 
 const h = new Harness();
 afterAll(() => h.cleanup());
 
 describe('a pty console', () => {
   it('is in the live XML as libvirt shows it and carries the guest serial output', async () => {
-    const { buildGuest } = (await import(builder)) as { buildGuest: BuildGuest };
-    const guest = await buildGuest({ cacheDir: join(projectRoot, '.cache', 'guest') });
+    const guest = await guestImage();
     const driver = await h.driver();
     const obj = await driver.defineXML(`<domain type='qemu'>
   <name>pty1</name>
