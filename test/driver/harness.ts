@@ -106,6 +106,8 @@ export class Harness {
   }
 
   async cleanup(): Promise<void> {
+    // whatever a test started, even one that failed before it could stop or track it, dies by pid
+    for (const d of this.drivers) for (const obj of d.domains.all()) if (obj.runtime) this.track(obj);
     for (const d of this.drivers) await d.detach().catch(() => {});
     for (const pid of this.pids) {
       try {
