@@ -37,7 +37,8 @@ function withAlias(d: DeviceDef, alias: string | undefined): DeviceDef {
   return { ...d, element: { ...d.element, children } };
 }
 
-function controllerAlias(c: ControllerDef, q35: boolean): string | undefined {
+/** libvirt's name for a controller (qemuAssignDeviceControllerAlias). */
+export function controllerAlias(c: ControllerDef, q35: boolean): string {
   const i = c.index ?? 0;
   switch (c.type) {
     case 'pci': return i === 0 ? (c.model === 'pcie-root' || q35 ? 'pcie.0' : 'pci.0') : `pci.${i}`;

@@ -6,6 +6,7 @@
  */
 import { unsupportedConfig } from '../errors.js';
 import type { ControllerDef, DiskDef, DomainDef } from '../domainxml/model.js';
+import { controllerAlias } from '../domainxml/aliases.js';
 import { diskNameToIndex } from '../domainxml/defaults/drive-addresses.js';
 import { jsonArg, optList, type JsonValue } from './qemu-args.js';
 
@@ -23,14 +24,7 @@ export function diskNameIndex(dev: string): number {
 }
 /** The QEMU id of a controller: its alias, or libvirt's generated name. */
 export function controllerId(c: ControllerDef, machineIsQ35: boolean): string {
-  if (c.alias !== undefined) return c.alias;
-  const i = c.index ?? 0;
-  switch (c.type) {
-    case 'usb': return i === 0 ? 'usb' : `usb${i}`;
-    case 'pci': return i === 0 ? (machineIsQ35 ? 'pcie.0' : 'pci.0') : `pci.${i}`;
-    case 'sata': return i === 0 && machineIsQ35 ? 'ide' : `sata${i}`;
-    default: return `${c.type}${i}`;
-  }
+  return c.alias ?? controllerAlias(c, machineIsQ35);
 }
 
 export function findController(def: DomainDef, type: string, index: number): ControllerDef | undefined {

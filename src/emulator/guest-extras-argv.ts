@@ -5,7 +5,8 @@
  * domain's runtime directory, which the daemon creates.
  */
 import { unsupportedConfig } from '../errors.js';
-import type { AddressDef, ControllerDef, DomainDef, RawDevice } from '../domainxml/model.js';
+import { addressOf } from '../domainxml/defaults/devices.js';
+import type { ControllerDef, DomainDef, RawDevice } from '../domainxml/model.js';
 import { attr, elementChildren, textOf, type XElement } from '../domainxml/xmltree.js';
 import { pciPlacement } from './device-argv.js';
 import { checkSocketPath, jsonArg, optList } from './qemu-args.js';
@@ -28,12 +29,6 @@ export function pmArgs(def: DomainDef, q35: boolean): string[] {
 const raws = (def: DomainDef, name: string): RawDevice[] =>
   def.devices.filter((d): d is RawDevice => d.kind === 'raw' && d.element.name === name);
 
-function rawAddress(el: XElement): AddressDef | undefined {
-  const a = child(el, 'address');
-  if (!a) return undefined;
-  return { type: attr(a, 'type') ?? '', fields: a.attrs.filter((x) => x.name !== 'type').map((x) => [x.name, x.value] as const), extra: { attrs: [], children: [] } };
-}
-
 /** The virtio-serial controllers. */
 export function virtioSerialControllerArgs(c: ControllerDef, q35: boolean): string[] {
   return ['-device', jsonArg({ driver: 'virtio-serial-pci', id: c.alias ?? `virtio-serial${c.index ?? 0}`, ...pciPlacement(c.address, q35) })];
@@ -55,7 +50,7 @@ export function channelArgs(def: DomainDef, runDir: string): string[] {
     }
     const name = target ? attr(target, 'name') : undefined;
     const path = attr(child(el, 'source') ?? el, 'path') ?? channelSocketPath(runDir, name ?? `channel${i}`);
-    const a = rawAddress(el);
+    const a = addressOf(ch);
     const port = a?.fields.find(([k]) => k === 'port')?.[1];
     const controller = a?.fields.find(([k]) => k === 'controller')?.[1] ?? '0';
     const id = `charchannel${i}`;
@@ -83,7 +78,7 @@ export function rngArgs(def: DomainDef, q35: boolean): string[] {
     } else {
       throw unsupportedConfig(`rng backend model '${model}' is not supported`);
     }
-    argv.push('-device', jsonArg({ driver: 'virtio-rng-pci', rng: obj, id: `rng${i}`, ...pciPlacement(rawAddress(r.element), q35) }));
+    argv.push('-device', jsonArg({ driver: 'virtio-rng-pci', rng: obj, id: `rng${i}`, ...pciPlacement(addressOf(r), q35) }));
   });
   return argv;
 }

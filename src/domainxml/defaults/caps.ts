@@ -14,6 +14,8 @@ export interface DefineMachine {
 export interface DefineCaps {
   binary: string;
   machines: readonly DefineMachine[];
+  /** QOM device types; decides the default video model (cirrus when `cirrus-vga` exists) */
+  devices?: readonly string[];
 }
 
 /** q35 machine types are PCIe (pcie-root); pc/i440fx are conventional PCI (pci-root). */

@@ -27,6 +27,12 @@ export function sortDevices(devices: readonly DeviceDef[]): DeviceDef[] {
     .map((x) => x.d);
 }
 
+/** A `<channel>` whose target is virtio (the guest agent's): it needs a virtio-serial port. */
+export function isVirtioChannel(d: DeviceDef): boolean {
+  const t = rawChild(d, 'target');
+  return d.kind === 'raw' && d.element.name === 'channel' && t !== undefined && attr(t, 'type') === 'virtio';
+}
+
 /** A raw device's attribute. */
 export function rawAttr(d: DeviceDef, name: string): string | undefined {
   return d.kind === 'raw' ? attr(d.element, name) : undefined;
@@ -58,8 +64,7 @@ function addressElement(a: AddressDef): XElement {
 export function withAddress<T extends DeviceDef>(d: T, a: AddressDef): T {
   if (d.kind !== 'raw') return { ...d, address: a };
   const el = d.element;
-  // whitespace-only text goes too, so the element is re-indented as libvirt writes it
-  const kept = el.children.filter((c) => !(c.kind === 'element' && c.name === 'address') && !(c.kind === 'text' && c.value.trim() === ''));
+  const kept = el.children.filter((c) => !(c.kind === 'element' && c.name === 'address'));
   return { ...d, element: { ...el, children: [...kept, addressElement(a)] } };
 }
 
@@ -68,10 +73,9 @@ export function extraWith(extra: Extra, ...children: XElement[]): Extra {
   return { attrs: extra.attrs, children: [...extra.children, ...children] };
 }
 
-export function pciAddress(bus: number, slot: number, fn: number, multifunction = false): AddressDef {
+export function pciAddress(bus: number, slot: number, fn: number): AddressDef {
   const hex = (n: number, w: number): string => `0x${n.toString(16).padStart(w, '0')}`;
   const fields: Array<readonly [string, string]> = [['domain', '0x0000'], ['bus', hex(bus, 2)], ['slot', hex(slot, 2)], ['function', hex(fn, 1)]];
-  if (multifunction) fields.push(['multifunction', 'on']);
   return { type: 'pci', fields, extra: { attrs: [], children: [] } };
 }
 

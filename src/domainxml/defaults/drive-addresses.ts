@@ -5,8 +5,7 @@
  * USB ports of USB inputs (qemuDomainAssignUSBAddresses, for a new domain).
  */
 import type { AddressDef, DeviceDef } from '../model.js';
-import { attr, elementChildren } from '../xmltree.js';
-import { addressField, addressOf, withAddress } from './devices.js';
+import { addressField, addressOf, isVirtioChannel, withAddress } from './devices.js';
 
 const NO_EXTRA = { attrs: [], children: [] };
 
@@ -60,12 +59,6 @@ export function assignDriveAddresses(devices: readonly DeviceDef[]): DeviceDef[]
   });
 }
 
-function virtioTarget(d: DeviceDef): boolean {
-  if (d.kind !== 'raw' || d.element.name !== 'channel') return false;
-  const t = elementChildren(d.element).find((c) => c.name === 'target');
-  return t !== undefined && attr(t, 'type') === 'virtio';
-}
-
 export function assignVirtioSerialAddresses(devices: readonly DeviceDef[]): DeviceDef[] {
   const used = new Set<string>();
   for (const d of devices) {
@@ -73,7 +66,7 @@ export function assignVirtioSerialAddresses(devices: readonly DeviceDef[]): Devi
     if (a?.type === 'virtio-serial') used.add(`${addressField(a, 'controller') ?? 0}:${addressField(a, 'bus') ?? 0}:${addressField(a, 'port')}`);
   }
   return devices.map((d) => {
-    if (!virtioTarget(d) || addressOf(d)) return d;
+    if (!isVirtioChannel(d) || addressOf(d)) return d;
     let port = 1;
     while (used.has(`0:0:${port}`)) port++;
     used.add(`0:0:${port}`);

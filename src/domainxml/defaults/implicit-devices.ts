@@ -9,9 +9,9 @@
  * they are written in. Pure: a new device list is returned.
  */
 import type { CharDeviceDef, ControllerDef, DeviceDef, DomainDef, VideoDef } from '../model.js';
-import { attr, elementChildren, makeElement, type XElement } from '../xmltree.js';
+import { attr, makeElement } from '../xmltree.js';
 import { isQ35, type DefineCaps } from './caps.js';
-import { addressField, addressOf, deviceName, extraWith } from './devices.js';
+import { addressField, addressOf, deviceName, extraWith, isVirtioChannel } from './devices.js';
 
 const NO_EXTRA = { attrs: [], children: [] };
 
@@ -47,16 +47,10 @@ function ensureController(devices: DeviceDef[], type: string, index: number, mod
   devices.push(controller(type, index, model));
 }
 
-function isVirtioChannel(d: DeviceDef): boolean {
-  if (d.kind !== 'raw' || d.element.name !== 'channel') return false;
-  const t = elementChildren(d.element).find((c) => c.name === 'target');
-  return t !== undefined && attr(t, 'type') === 'virtio';
-}
-
 /** A unix channel's `<source mode='bind'/>` without a path: the path is chosen at start. */
 function dropPathlessBindSource(d: DeviceDef): DeviceDef {
   if (d.kind !== 'raw' || d.element.name !== 'channel' || attr(d.element, 'type') !== 'unix') return d;
-  const kept = d.element.children.filter((c) => !(c.kind === 'element' && c.name === 'source' && attr(c, 'path') === undefined) && !(c.kind === 'text' && c.value.trim() === ''));
+  const kept = d.element.children.filter((c) => !(c.kind === 'element' && c.name === 'source' && attr(c, 'path') === undefined));
   return { ...d, element: { ...d.element, children: kept } };
 }
 
@@ -108,7 +102,7 @@ function withModelAttrs(v: VideoDef, attrs: Array<readonly [string, string]>): V
 }
 
 /** Video model defaults: model, vram/ram/vgamem, heads, primary for the first one. */
-function videoDefaults(v: VideoDef, primary: boolean, caps: DefineCaps & { devices?: readonly string[] }): VideoDef {
+function videoDefaults(v: VideoDef, primary: boolean, caps: DefineCaps): VideoDef {
   const model = v.model ?? (caps.devices?.includes('cirrus-vga') === false ? 'vga' : 'cirrus');
   let out: VideoDef = { ...v, model };
   if (model === 'none') return out;
@@ -185,4 +179,3 @@ export function implicitDevices(def: DomainDef, caps: DefineCaps): DomainDef {
   return { ...def, devices };
 }
 
-export type { XElement };
