@@ -50,10 +50,13 @@ export function controllerAlias(c: ControllerDef, q35: boolean): string {
   }
 }
 
-function diskAlias(d: DeviceDef, def: DomainDef): string | undefined {
+/** libvirt's name for a disk, from its bus and drive address (qemuAssignDeviceDiskAlias). */
+export function diskAlias(d: DeviceDef, def: DomainDef): string | undefined {
   if (d.kind !== 'disk') return undefined;
   const a = addressOf(d);
-  const n = (k: string): number => Number(addressField(a, k) ?? 0);
+  // a definition without a drive address (written before define filled them in) names its
+  // unit by the target name, as the argv places it
+  const n = (k: string): number => Number(addressField(a, k) ?? (k === 'unit' ? diskNameToIndex(d.target.dev) ?? 0 : 0));
   switch (d.target.bus) {
     case 'virtio': return `virtio-disk${diskNameToIndex(d.target.dev) ?? 0}`;
     case 'scsi': {
@@ -99,6 +102,7 @@ export function assignAliases(def: DomainDef): DomainDef {
       case 'memballoon': generated = d.kind === 'memballoon' && d.model === 'none' ? undefined : 'balloon0'; break;
       case 'rng': generated = `rng${next('rng')}`; break;
       case 'watchdog': generated = 'watchdog0'; break;
+      case 'redirdev': generated = `redir${next('redir')}`; break;
       default: generated = undefined;
     }
     if (have !== undefined || generated === undefined) return d;

@@ -111,8 +111,12 @@ function formatDevice(d: DeviceDef): XElement {
       if (d.target) ch.push(el('target', [['type', d.target.type], ['port', d.target.port]], [], d.target.extra));
       return device(d.kind, [['type', d.type], ['tty', d.tty]], ch, d);
     }
-    case 'graphics':
-      return device('graphics', [['type', d.type], ['port', d.port], ['autoport', d.autoport], ['listen', d.listen]], [], d);
+    case 'graphics': {
+      // libvirt's attribute order: SPICE's tlsPort sits between port and autoport
+      const tls = d.extra.attrs.find((a) => a.name === 'tlsPort')?.value;
+      const rest = { ...d, extra: { ...d.extra, attrs: d.extra.attrs.filter((a) => a.name !== 'tlsPort') } };
+      return device('graphics', [['type', d.type], ['port', d.port], ['tlsPort', tls], ['autoport', d.autoport], ['listen', d.listen]], [], rest);
+    }
     case 'video': {
       const ch = d.model !== undefined || d.modelExtra.attrs.length || d.modelExtra.children.length
         ? [el('model', [['type', d.model]], [], d.modelExtra)]

@@ -9,7 +9,7 @@
  */
 import { unsupportedConfig } from '../errors.js';
 import type { DeviceDef, DomainDef, Extra } from './model.js';
-import { attr, elementChildren, type XElement } from './xmltree.js';
+import { featureProblem, rawDeviceProblem, timerProblem } from './supported-raw.js';
 
 export interface UnsupportedItem {
   /** where it is, e.g. `/domain/devices/hostdev` */
@@ -21,17 +21,17 @@ export interface UnsupportedItem {
 /** Top-level elements mpvirt may ignore without changing the guest. */
 const HARMLESS_TOP = new Set(['pm', 'seclabel', 'resource', 'memtune', 'blkiotune', 'cputune', 'numatune', 'perf', 'on_lockfailure']);
 
-const SUPPORTED_FEATURES = new Set(['acpi', 'apic', 'pae', 'vmport', 'pmu', 'hap']);
+const SUPPORTED_FEATURES = new Set(['acpi', 'apic', 'pae', 'vmport', 'pmu', 'hap', 'hyperv', 'smm']);
 
 /** Child elements of typed elements that are harmless to ignore, per element. */
 const HARMLESS_CHILDREN: Readonly<Record<string, ReadonlySet<string>>> = {
   disk: new Set(['iotune']),
   cpu: new Set(['topology', 'feature']),
-  clock: new Set(['timer']),
   memoryBacking: new Set(['hugepages', 'nosharepages', 'locked', 'discard', 'allocation']),
   os: new Set(['bootmenu']),
   controller: new Set(['driver', 'model', 'target']),
-  graphics: new Set(['listen']),
+  // listen addresses are acted on; the SPICE tuning elements are QEMU options
+  graphics: new Set(['listen', 'image', 'jpeg', 'zlib', 'playback', 'streaming', 'mouse', 'clipboard', 'filetransfer']),
   interface: new Set(),
   serial: new Set(),
   console: new Set(),
@@ -45,10 +45,10 @@ const SUPPORTED: Readonly<Record<string, ReadonlySet<string>>> = {
   domainType: new Set(['kvm', 'qemu']),
   osType: new Set(['hvm']),
   arch: new Set(['x86_64']),
-  diskDevice: new Set(['disk', 'cdrom']),
-  diskBus: new Set(['scsi', 'virtio', 'sata']),
+  diskDevice: new Set(['disk', 'cdrom', 'floppy']),
+  diskBus: new Set(['scsi', 'virtio', 'sata', 'ide', 'fdc']),
   diskFormat: new Set(['raw', 'qcow2']),
-  controller: new Set(['scsi', 'pci', 'usb', 'sata', 'virtio-serial']),
+  controller: new Set(['scsi', 'pci', 'usb', 'sata', 'ide', 'fdc', 'virtio-serial']),
   scsiModel: new Set(['lsilogic', 'virtio-scsi']),
   // 'network' needs libvirt's network driver, which mpvirt does not have
   interface: new Set(['user']),
@@ -57,8 +57,8 @@ const SUPPORTED: Readonly<Record<string, ReadonlySet<string>>> = {
   chardev: new Set(['pty', 'file', 'null', 'unix']),
   pciModel: new Set(['pci-root', 'pcie-root', 'pcie-root-port', 'pcie-to-pci-bridge', 'pci-bridge']),
   usbModel: new Set(['qemu-xhci', 'nec-xhci', 'piix3-uhci', 'none']),
-  graphics: new Set(['vnc']),
-  video: new Set(['none', 'vga', 'virtio', 'cirrus']),
+  graphics: new Set(['vnc', 'spice']),
+  video: new Set(['none', 'vga', 'virtio', 'cirrus', 'qxl', 'bochs', 'ramfb']),
   memballoon: new Set(['virtio', 'none']),
 };
 
@@ -74,30 +74,10 @@ function checkValue(set: keyof typeof SUPPORTED, value: string | undefined, path
   if (value !== undefined && !SUPPORTED[set]!.has(value)) out.push({ path, reason: `${what} '${value}' is not supported` });
 }
 
-/** The raw devices the launch plan builds: a virtio RNG, a unix virtio channel. */
-function rawSupported(el: XElement, kind: 'rng' | 'channel'): boolean {
-  const kids = elementChildren(el);
-  const known = kind === 'rng' ? new Set(['backend', 'rate', 'alias', 'address']) : new Set(['source', 'target', 'alias', 'address']);
-  if (kids.some((c) => !known.has(c.name))) return false;
-  if (kind === 'rng') {
-    const backend = kids.find((c) => c.name === 'backend');
-    return attr(el, 'model') === 'virtio' && backend !== undefined && ['random', 'builtin'].includes(attr(backend, 'model') ?? '');
-  }
-  const target = kids.find((c) => c.name === 'target');
-  return attr(el, 'type') === 'unix' && target !== undefined && attr(target, 'type') === 'virtio';
-}
-
 function checkDevice(d: DeviceDef, out: UnsupportedItem[]): void {
   if (d.kind === 'raw') {
-    const type = d.element.attrs.find((a) => a.name === 'type')?.value;
-    // the audio backend libvirt adds at define for a guest without sound: nothing to run
-    if (d.element.name === 'audio' && type === 'none') return;
-    if (d.element.name === 'rng' && rawSupported(d.element, 'rng')) return;
-    if (d.element.name === 'channel' && rawSupported(d.element, 'channel')) return;
-    out.push({
-      path: `/domain/devices/${d.element.name}`,
-      reason: `device <${d.element.name}${type ? ` type='${type}'` : ''}> is not supported`,
-    });
+    const reason = rawDeviceProblem(d.element);
+    if (reason !== undefined) out.push({ path: `/domain/devices/${d.element.name}`, reason });
     return;
   }
   const path = `/domain/devices/${d.kind}`;
@@ -125,9 +105,20 @@ function checkDevice(d: DeviceDef, out: UnsupportedItem[]): void {
         out.push({ path: `${path}/target`, reason: `console target type '${d.target.type}' is not supported` });
       }
       break;
-    case 'graphics':
+    case 'graphics': {
       checkValue('graphics', d.type, path, 'graphics type', out);
+      const tls = Number(d.extra.attrs.find((a) => a.name === 'tlsPort')?.value ?? 0);
+      if (tls > 0) out.push({ path, reason: 'a SPICE TLS port needs certificates, which mpvirt does not configure' });
+      // a display that silently ignored its password would be open to anyone who can reach it
+      if (d.extra.attrs.some((a) => a.name === 'passwd')) out.push({ path, reason: 'graphics passwords are not supported' });
+      for (const l of d.extra.children.filter((c) => c.ns === null && c.local === 'listen')) {
+        const type = l.attrs.find((a) => a.name === 'type')?.value ?? 'address';
+        if (!['address', 'socket', 'none'].includes(type) || (type === 'none' && d.type !== 'spice')) {
+          out.push({ path: `${path}/listen`, reason: `graphics listen type '${type}' is not supported` });
+        }
+      }
       break;
+    }
     case 'video':
       checkValue('video', d.model, path, 'video model', out);
       break;
@@ -135,9 +126,9 @@ function checkDevice(d: DeviceDef, out: UnsupportedItem[]): void {
       checkValue('memballoon', d.model, path, 'memballoon model', out);
       break;
     case 'input': {
-      const implicit = d.bus === 'ps2' && (d.type === 'mouse' || d.type === 'keyboard');
-      const tablet = d.type === 'tablet' && d.bus === 'usb';
-      if (!implicit && !tablet) out.push({ path, reason: `input device type '${d.type}'${d.bus ? ` on bus '${d.bus}'` : ''} is not supported` });
+      const ps2 = d.bus === 'ps2' && (d.type === 'mouse' || d.type === 'keyboard');
+      const other = (d.bus === 'usb' || d.bus === 'virtio') && ['tablet', 'mouse', 'keyboard'].includes(d.type);
+      if (!ps2 && !other) out.push({ path, reason: `input device type '${d.type}'${d.bus ? ` on bus '${d.bus}'` : ''} is not supported` });
       break;
     }
   }
@@ -156,11 +147,14 @@ export function findUnsupported(def: DomainDef): UnsupportedItem[] {
     out.push({ path: `/domain/${t.element.name}`, reason: `<${t.element.name}> is not supported` });
   }
   for (const f of def.features ?? []) {
-    if (f.ns === null && SUPPORTED_FEATURES.has(f.local)) continue;
-    out.push({ path: `/domain/features/${f.name}`, reason: `feature <${f.name}> is not supported` });
+    const reason = f.ns === null && SUPPORTED_FEATURES.has(f.local) ? featureProblem(f) : `feature <${f.name}> is not supported`;
+    if (reason !== undefined) out.push({ path: `/domain/features/${f.name}`, reason });
   }
   if (def.cpu) extraChildren('cpu', '/domain/cpu', def.cpu.extra, out);
-  if (def.clock) extraChildren('clock', '/domain/clock', def.clock.extra, out);
+  for (const c of def.clock?.extra.children ?? []) {
+    const reason = c.ns === null && c.local === 'timer' ? timerProblem(c) : `<${c.name}> in <clock> is not supported`;
+    if (reason !== undefined) out.push({ path: `/domain/clock/${c.name}`, reason });
+  }
   if (def.memoryBacking) extraChildren('memoryBacking', '/domain/memoryBacking', def.memoryBacking.extra, out);
   for (const d of def.devices) checkDevice(d, out);
   return out;

@@ -4,6 +4,7 @@
  * without the whole driver class.
  */
 import type { CapsCache } from '../emulator/caps-probe.js';
+import type { DisplayPorts } from './display-ports.js';
 import type { DomainList } from './domain-object.js';
 import type { DriverEventBus } from './events.js';
 import type { DefinitionStore, StatusStore } from './persistence.js';
@@ -56,5 +57,7 @@ export interface DriverCore {
   readonly domains: DomainList;
   readonly log: Logger;
   readonly defaultEmulator: string;
+  /** VNC/SPICE ports held by running domains */
+  readonly displayPorts: DisplayPorts;
   allocateId(): number;
 }

@@ -14,6 +14,7 @@ import { buildLaunchPlan } from '../emulator/launch-plan.js';
 import { renderNativeArgv } from '../emulator/native.js';
 import { readProcStat } from '../emulator/process.js';
 import type { DriverCore, DriverDirs, DriverTuning, Logger } from './core.js';
+import { DisplayPorts } from './display-ports.js';
 import { DomainList, DomainObject } from './domain-object.js';
 import { Detail, DriverEventBus, LifecycleEvent } from './events.js';
 import { notRunning, startDomain, stopDomain, writeStatus } from './lifecycle.js';
@@ -71,6 +72,7 @@ export class QemuDriver implements DriverCore {
   readonly defs: DefinitionStore;
   readonly status: StatusStore;
   readonly domains = new DomainList();
+  readonly displayPorts = new DisplayPorts();
   readonly log: Logger;
   readonly defaultEmulator: string;
   private readonly autoIsolate: { models: string[]; onCrash: OnCrashAction };

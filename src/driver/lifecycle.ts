@@ -10,6 +10,7 @@ import { assignAliases } from '../domainxml/aliases.js';
 import { formatDomainXml, ptyPathsOf, withPtyPaths } from '../domainxml/index.js';
 import type { DomainDef } from '../domainxml/model.js';
 import { buildLaunchPlan, type LaunchPlan } from '../emulator/launch-plan.js';
+import { withDisplayPorts } from './display-ports.js';
 import { LogCap } from '../emulator/log-cap.js';
 import { assertMultiprocess } from '../emulator/caps-probe.js';
 import { shellQuote } from '../emulator/native.js';
@@ -106,8 +107,15 @@ export interface StartOptions {
 export async function startDomain(core: DriverCore, obj: DomainObject, opts: StartOptions = {}): Promise<void> {
   if (obj.active) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'domain is already running');
   // the running definition names every device as libvirt does; the argv uses those names
-  const live = assignAliases(obj.def);
-  const plan = await planFor(core, live);
+  // and every autoport display has its port before QEMU is told where to listen
+  const live = await withDisplayPorts(assignAliases(obj.def), core.displayPorts, obj.name);
+  let plan: LaunchPlan;
+  try {
+    plan = await planFor(core, live);
+  } catch (e) {
+    core.displayPorts.release(obj.name);
+    throw e;
+  }
   const runDir = join(core.dirs.stateDir, obj.name);
   mkdirSync(core.dirs.logDir, { recursive: true, mode: 0o700 });
   rotateLog(core, obj.name);
@@ -203,6 +211,7 @@ async function failStart(core: DriverCore, obj: DomainObject, e: unknown): Promi
   obj.setState(DomainState.SHUTOFF, ShutoffReason.FAILED);
   obj.id = -1;
   obj.liveDef = undefined;
+  core.displayPorts.release(obj.name);
   core.events.lifecycle(obj.ref(), LifecycleEvent.STOPPED, Detail.STOPPED_FAILED);
   if (!obj.persistent) core.domains.remove(obj);
 }
@@ -247,6 +256,7 @@ export async function stopDomain(core: DriverCore, obj: DomainObject, opts: Stop
   const ref = obj.ref();
   obj.runtime = undefined;
   obj.liveDef = undefined;
+  core.displayPorts.release(obj.name);
   obj.setState(DomainState.SHUTOFF, opts.reason);
   obj.id = -1;
   if (obj.pendingDef) {

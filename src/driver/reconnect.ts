@@ -9,6 +9,7 @@ import { QmpClient } from '../emulator/qmp.js';
 import { AdoptedHandle, sameProcess } from '../remote/handle.js';
 import { RemoteSupervisor } from '../remote/supervisor.js';
 import type { DriverCore } from './core.js';
+import { displayPortsOf } from './display-ports.js';
 import { DomainObject, type DomainRuntime, type RemoteRuntime } from './domain-object.js';
 import { Detail, LifecycleEvent } from './events.js';
 import { logLine, startLogCap, stopDomain, writeStatus } from './lifecycle.js';
@@ -34,6 +35,7 @@ async function cleanUp(core: DriverCore, obj: DomainObject, rec: StatusRecord, r
   obj.restoreState({ state: DomainState.SHUTOFF, reason });
   obj.id = -1;
   obj.liveDef = undefined;
+  core.displayPorts.release(rec.name);
   core.events.lifecycle(obj.ref(), LifecycleEvent.STOPPED, Detail.STOPPED_FAILED);
   if (!obj.persistent) core.domains.remove(obj);
 }
@@ -48,6 +50,7 @@ async function reattach(core: DriverCore, rec: StatusRecord): Promise<void> {
   obj.persistent = rec.persistent;
   obj.id = rec.id;
   obj.liveDef = live;
+  core.displayPorts.adopt(rec.name, displayPortsOf(live));
   // from the file, not through the transition table: the domain never stopped
   obj.restoreState({ state: rec.state as DomainStateNumber, reason: rec.reason });
 

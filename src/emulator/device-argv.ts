@@ -6,7 +6,7 @@
  */
 import { unsupportedConfig } from '../errors.js';
 import type { ControllerDef, DiskDef, DomainDef } from '../domainxml/model.js';
-import { controllerAlias } from '../domainxml/aliases.js';
+import { controllerAlias, diskAlias } from '../domainxml/aliases.js';
 import { diskNameToIndex } from '../domainxml/defaults/drive-addresses.js';
 import { jsonArg, optList, type JsonValue } from './qemu-args.js';
 
@@ -49,6 +49,18 @@ export interface DiskArgs {
   deviceId: string;
 }
 
+const bus0 = (disk: DiskDef): string => disk.target.bus ?? 'virtio';
+
+/** The floppy controller of a q35 machine is a device; on pc it is built in (isa-fdc). */
+export function floppyControllerArgs(def: DomainDef, q35: boolean): string[] {
+  const floppies = def.devices.filter((d): d is DiskDef => d.kind === 'disk' && d.target.bus === 'fdc');
+  if (floppies.length === 0) return [];
+  const boot: Json = {};
+  for (const f of floppies) if (f.bootOrder !== undefined) boot[driveAddress(f).unit === 0 ? 'bootindexA' : 'bootindexB'] = f.bootOrder;
+  if (q35) return ['-device', jsonArg({ driver: 'isa-fdc', ...boot })];
+  return Object.entries(boot).flatMap(([k, v]) => ['-global', `isa-fdc.${k}=${v}`]);
+}
+
 /**
  * -blockdev for storage and format, then the frontend device. `n` numbers the
  * disk's nodes (libvirt-N-storage / libvirt-N-format).
@@ -73,6 +85,7 @@ export function diskArgs(def: DomainDef, disk: DiskDef, n: number, machineIsQ35:
       file: storage,
     }));
   }
+  if (disk.device === 'floppy' && bus0(disk) !== 'fdc') throw unsupportedConfig(`disk '${disk.target.dev}': a floppy must be on the fdc bus`);
   const cdrom = disk.device === 'cdrom';
   const common: Json = {
     drive: nodeName,
@@ -88,7 +101,7 @@ export function diskArgs(def: DomainDef, disk: DiskDef, n: number, machineIsQ35:
     const ctrl = findController(def, 'scsi', at.controller);
     const ctrlId = ctrl ? controllerId(ctrl, machineIsQ35) : `scsi${at.controller}`;
     const lsi = !ctrl || ctrl.model === undefined || ctrl.model === 'lsilogic';
-    deviceId = disk.alias ?? (lsi ? `scsi${at.controller}-0-${at.unit}` : `scsi${at.controller}-${at.bus}-${at.target}-${at.unit}`);
+    deviceId = disk.alias ?? diskAlias(disk, def)!;
     // libvirt addresses lsi53c895a disks by unit alone; other HBAs by channel/target/lun
     dev = lsi
       ? { driver: cdrom ? 'scsi-cd' : 'scsi-hd', bus: `${ctrlId}.0`, 'scsi-id': at.unit, ...common, id: deviceId }
@@ -97,11 +110,21 @@ export function diskArgs(def: DomainDef, disk: DiskDef, n: number, machineIsQ35:
     const at = driveAddress(disk);
     const ctrl = findController(def, 'sata', at.controller);
     const ctrlId = ctrl ? controllerId(ctrl, machineIsQ35) : machineIsQ35 && at.controller === 0 ? 'ide' : `sata${at.controller}`;
-    deviceId = disk.alias ?? `sata${at.controller}-0-${at.unit}`;
+    deviceId = disk.alias ?? diskAlias(disk, def)!;
     dev = { driver: cdrom ? 'ide-cd' : 'ide-hd', bus: `${ctrlId}.${at.unit}`, ...common, id: deviceId };
+  } else if (bus === 'ide') {
+    const at = driveAddress(disk);
+    deviceId = disk.alias ?? diskAlias(disk, def)!;
+    dev = { driver: cdrom ? 'ide-cd' : 'ide-hd', bus: `ide.${at.bus}`, unit: at.unit, ...common, id: deviceId };
+  } else if (bus === 'fdc') {
+    if (disk.device !== 'floppy') throw unsupportedConfig(`disk '${disk.target.dev}': only a floppy can be on the fdc bus`);
+    const at = driveAddress(disk);
+    deviceId = disk.alias ?? diskAlias(disk, def)!;
+    // a floppy's boot index is the controller's (isa-fdc bootindexA/B), not the drive's
+    dev = { driver: 'floppy', unit: at.unit, drive: nodeName, id: deviceId };
   } else if (bus === 'virtio') {
     if (cdrom) throw unsupportedConfig(`disk '${disk.target.dev}': a cdrom cannot be on the virtio bus`);
-    deviceId = disk.alias ?? `virtio-disk${diskNameIndex(disk.target.dev)}`;
+    deviceId = disk.alias ?? diskAlias(disk, def)!;
     dev = { driver: 'virtio-blk-pci', ...pciPlacement(disk.address, machineIsQ35), ...common, id: deviceId };
   } else {
     throw unsupportedConfig(`disk bus '${bus}' is not supported`);
@@ -168,6 +191,14 @@ export function controllerArgs(c: ControllerDef, machineIsQ35: boolean): string[
       }
     case 'sata':
       return i === 0 && machineIsQ35 ? [] : ['-device', jsonArg({ driver: 'ich9-ahci', id, ...at })];
+    case 'ide':
+      // the pc machine's PIIX3 IDE is built in; q35 has none (libvirt refuses it too)
+      if (i === 0 && !machineIsQ35) return [];
+      throw unsupportedConfig('IDE controllers are unsupported for this QEMU binary or machine type');
+    case 'fdc':
+      // built into pc, a device on q35 (floppyControllerArgs, with the drives' boot order)
+      if (i === 0) return [];
+      throw unsupportedConfig('only one floppy controller is supported');
     default:
       throw unsupportedConfig(`controller type '${c.type}' is not supported`);
   }

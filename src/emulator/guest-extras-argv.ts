@@ -45,16 +45,22 @@ export function channelArgs(def: DomainDef, runDir: string): string[] {
   raws(def, 'channel').forEach((ch, i) => {
     const el = ch.element;
     const target = child(el, 'target');
-    if (attr(el, 'type') !== 'unix' || attr(target ?? el, 'type') !== 'virtio') {
-      throw unsupportedConfig(`channel type '${attr(el, 'type')}' is not supported`);
+    const type = attr(el, 'type');
+    if ((type !== 'unix' && type !== 'spicevmc') || attr(target ?? el, 'type') !== 'virtio') {
+      throw unsupportedConfig(`channel type '${type}' is not supported`);
     }
     const name = target ? attr(target, 'name') : undefined;
-    const path = attr(child(el, 'source') ?? el, 'path') ?? channelSocketPath(runDir, name ?? `channel${i}`);
     const a = addressOf(ch);
     const port = a?.fields.find(([k]) => k === 'port')?.[1];
     const controller = a?.fields.find(([k]) => k === 'controller')?.[1] ?? '0';
     const id = `charchannel${i}`;
-    argv.push('-chardev', optList([['', 'socket'], ['id', id], ['path', checkSocketPath(path)], ['server', true], ['wait', false]]));
+    if (type === 'spicevmc') {
+      // SPICE's agent channel: the display server itself is the other end
+      argv.push('-chardev', optList([['', 'spicevmc'], ['id', id], ['name', 'vdagent']]));
+    } else {
+      const path = attr(child(el, 'source') ?? el, 'path') ?? channelSocketPath(runDir, name ?? `channel${i}`);
+      argv.push('-chardev', optList([['', 'socket'], ['id', id], ['path', checkSocketPath(path)], ['server', true], ['wait', false]]));
+    }
     argv.push('-device', jsonArg({ driver: 'virtserialport', bus: `virtio-serial${controller}.0`, nr: port === undefined ? undefined : Number(port), chardev: id, id: `channel${i}`, name }));
   });
   return argv;

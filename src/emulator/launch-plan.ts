@@ -4,9 +4,11 @@
  * linked. Nothing here touches the OS; the driver spawns what the plan says.
  */
 import { MpvirtError, unsupportedConfig } from '../errors.js';
-import type { ControllerDef, DiskDef, DomainDef, InterfaceDef, VideoDef } from '../domainxml/model.js';
+import type { ControllerDef, DiskDef, DomainDef, InterfaceDef } from '../domainxml/model.js';
 import { hasMultiprocess, resolveMachine, type QemuCaps } from './caps.js';
-import { chardevArg, controllerArgs, diskArgs, pciPlacement } from './device-argv.js';
+import { chardevArg, controllerArgs, diskArgs, floppyControllerArgs, pciPlacement } from './device-argv.js';
+import { audioArgs, graphicsArgs, inputArgs, redirdevArgs, soundArgs, videoArgs, watchdogArgs } from './display-argv.js';
+import { clockArgs, cpuArg, machineProps } from './machine-argv.js';
 import { checkSocketPath, jsonArg, optList } from './qemu-args.js';
 import { channelArgs, pmArgs, rngArgs, virtioSerialControllerArgs } from './guest-extras-argv.js';
 import { monitorArgs, remoteArgs, REMOTE_LINK_FD, SANDBOX_ARG } from './remote-argv.js';
@@ -64,34 +66,6 @@ function accelOf(def: DomainDef, caps: QemuCaps): string {
   return accel;
 }
 
-function cpuModel(def: DomainDef, accel: string): string {
-  const cpu = def.cpu;
-  if (cpu?.mode === 'host-passthrough' || cpu?.mode === 'host-model') return accel === 'kvm' ? 'host' : 'max';
-  return cpu?.model?.name || 'qemu64';
-}
-
-function displayArgs(def: DomainDef): string[] {
-  const g = def.devices.find((d) => d.kind === 'graphics');
-  if (!g || g.kind !== 'graphics') return ['-display', 'none'];
-  const listen = g.listen ?? '127.0.0.1';
-  const host = listen.includes(':') ? `[${listen}]` : listen;
-  // autoport: QEMU itself finds a free display between :0 and :99
-  const auto = g.port === undefined || g.port === -1 || g.autoport === 'yes';
-  const display = auto ? '0' : String((g.port ?? 5900) - 5900);
-  return ['-vnc', optList([['', `${host}:${display}`], ['to', auto ? 99 : undefined]])];
-}
-
-/** The primary video device as libvirt builds it: VGA's memory from vram (KiB), cirrus as it is. */
-function videoDevice(d: VideoDef): Record<string, string | number> {
-  const vram = Number(d.modelExtra.attrs.find((a) => a.name === 'vram')?.value ?? 0);
-  switch (d.model) {
-    case 'virtio': return { driver: 'virtio-vga' };
-    case 'cirrus': return { driver: 'cirrus-vga' };
-    case 'vga': case undefined: return vram > 0 ? { driver: 'VGA', vgamem_mb: Math.floor(vram / 1024) } : { driver: 'VGA' };
-    default: throw unsupportedConfig(`video model '${d.model}' is not supported`);
-  }
-}
-
 function nicArgs(nic: InterfaceDef, i: number, q35: boolean): string[] {
   if (nic.type !== 'user') {
     throw unsupportedConfig(`interface type '${nic.type}' needs a libvirt network driver, which mpvirt does not have; use <interface type='user'>`);
@@ -138,10 +112,10 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
     '-S',
     '-machine', optList([
       ['', machine.name], ['usb', false], ['dump-guest-core', false], ['memory-backend', 'pc.ram'],
-      ['acpi', features.has('acpi') ? undefined : false], ['vmport', vmportOff ? false : undefined],
+      ['acpi', features.has('acpi') ? undefined : false], ['vmport', vmportOff ? false : undefined], ...machineProps(def),
     ]),
     '-accel', accel,
-    '-cpu', optList([['', cpuModel(def, accel)]]),
+    '-cpu', optList([['', cpuArg(def, accel)]]),
     '-m', String(memMiB),
     '-object', jsonArg(
       shared
@@ -151,11 +125,10 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
     '-overcommit', 'mem-lock=off',
     '-smp', optList([['', vcpus], ['maxcpus', def.vcpu.count !== vcpus ? def.vcpu.count : undefined], ['sockets', def.vcpu.count], ['cores', 1], ['threads', 1]]),
     '-uuid', def.uuid,
-    ...displayArgs(def),
     '-no-user-config',
     '-nodefaults',
     ...monitorArgs(qmpPath),
-    '-rtc', `base=${def.clock?.offset === 'localtime' ? 'localtime' : 'utc'}`,
+    ...clockArgs(def, accel),
     '-no-shutdown',
   ];
   if (def.onReboot === 'destroy') argv.push('-no-reboot');
@@ -186,24 +159,25 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
     if (machine.q35) argv.push('-device', jsonArg({ driver: 'pcie-root-port', port: 0xe0 + i, chassis: 200 + i, id: bus, bus: 'pcie.0' }));
     argv.push('-device', jsonArg({ driver: 'x-pci-proxy-dev', id: r.alias, fd: String(r.mainLinkFd), bus }));
   });
+  argv.push(...floppyControllerArgs(def, machine.q35));
   const remoteDisks = new Set(remotes.flatMap((r) => r.disks));
   for (const d of def.devices) {
     if (d.kind === 'disk' && !remoteDisks.has(d.target.dev)) argv.push(...diskArgs(def, d, diskNumbers.get(d)!, machine.q35).argv);
   }
   def.devices.filter((d): d is InterfaceDef => d.kind === 'interface').forEach((nic, i) => argv.push(...nicArgs(nic, i, machine.q35)));
-  argv.push(...serialArgs(def));
+  const spicevmc = def.devices.some((d) => d.kind === 'raw' && (d.element.name === 'channel' || d.element.name === 'redirdev') && d.element.attrs.some((a) => a.name === 'type' && a.value === 'spicevmc'));
+  if (spicevmc && !def.devices.some((d) => d.kind === 'graphics' && d.type === 'spice')) {
+    throw unsupportedConfig("a spicevmc channel or USB redirection needs a SPICE display (<graphics type='spice'>)");
+  }
+  argv.push(...serialArgs(def), ...channelArgs(def, paths.runDir), ...inputArgs(def, machine.q35), ...audioArgs(def));
+  argv.push(...graphicsArgs(def, paths.runDir), ...videoArgs(def, machine.q35), ...soundArgs(def, machine.q35));
+  argv.push(...redirdevArgs(def), ...watchdogArgs(def, machine.q35));
   for (const d of def.devices) {
-    if (d.kind === 'video' && d.model !== 'none') {
-      argv.push('-device', jsonArg({ ...videoDevice(d), id: d.alias ?? 'video0', ...pciPlacement(d.address, machine.q35) }));
-    } else if (d.kind === 'memballoon' && d.model === 'virtio') {
+    if (d.kind === 'memballoon' && d.model === 'virtio') {
       argv.push('-device', jsonArg({ driver: 'virtio-balloon-pci', id: d.alias ?? 'balloon0', ...pciPlacement(d.address, machine.q35) }));
-    } else if (d.kind === 'input' && d.type === 'tablet') {
-      const usb = def.devices.find((c): c is ControllerDef => c.kind === 'controller' && c.type === 'usb' && c.model !== 'none');
-      if (!usb) throw unsupportedConfig("a USB tablet needs a USB controller (<controller type='usb'>)");
-      argv.push('-device', jsonArg({ driver: 'usb-tablet', id: d.alias ?? 'input0', bus: `${usb.alias ?? 'usb'}.0` }));
     }
   }
-  argv.push(...channelArgs(def, paths.runDir), ...rngArgs(def, machine.q35));
+  argv.push(...rngArgs(def, machine.q35));
   if (paths.firmwareLog !== undefined) {
     argv.push('-chardev', optList([['', 'file'], ['id', 'charfirmware'], ['path', paths.firmwareLog]]));
     argv.push('-device', jsonArg({ driver: 'isa-debugcon', iobase: 0x402, chardev: 'charfirmware' }));

@@ -18,6 +18,17 @@ const DATA = join(projectRoot, '..', 'shared', 'libvirt-9.0-testdata');
 const OUT = join(DATA, 'qemuxml2xmloutdata');
 const caps = recordedQemu72Caps();
 
+/**
+ * Outputs of libvirt's test suite that depend on a qemu.conf setting, not on the input and the
+ * capabilities: qemuxml2xmltest.c runs these two with vnc_allow_host_audio /
+ * nographics_allow_host_audio on and QEMU_AUDIO_DRV=alsa, which mpvirtd has no equivalent of
+ * (its guests never get the host's sound card). They are counted, and listed with this reason.
+ */
+const CONFIG_DEPENDENT: Readonly<Record<string, string>> = {
+  'audio-default-vnc.x86_64-latest.xml': 'libvirt ran it with vnc_allow_host_audio=1 and QEMU_AUDIO_DRV=alsa',
+  'audio-default-nographics.x86_64-latest.xml': 'libvirt ran it with nographics_allow_host_audio=1 and QEMU_AUDIO_DRV=alsa',
+};
+
 interface Row { file: string; supported: boolean; match: boolean; error?: string; firstDiff?: string }
 
 function firstDiff(a: string, b: string): string {
@@ -50,7 +61,9 @@ function run(): Row[] {
 describe("define-time defaults against libvirt's qemuxml2xmloutdata (QEMU 7.2)", () => {
   it('match byte for byte for every input that uses only supported features', () => {
     const rows = run();
-    const supported = rows.filter((r) => r.supported);
+    const excluded = rows.filter((r) => r.supported && CONFIG_DEPENDENT[r.file] !== undefined);
+    for (const r of excluded) console.log(`not compared: ${r.file}: ${CONFIG_DEPENDENT[r.file]}`);
+    const supported = rows.filter((r) => r.supported && CONFIG_DEPENDENT[r.file] === undefined);
     const mismatched = supported.filter((r) => !r.match);
     console.log(
       `define defaults: ${rows.filter((r) => r.match).length} of ${rows.length} libvirt outputs match byte for byte; ` +

@@ -30,7 +30,7 @@ describe('findUnsupported', () => {
 
   it('refuses qemu:commandline passthrough and a network disk, counting the rest', () => {
     const xml = base(
-      "<disk type='network' device='disk'><source protocol='nbd' name='x'><host name='h'/></source><target dev='vda' bus='virtio'/></disk><watchdog model='i6300esb'/>",
+      "<disk type='network' device='disk'><source protocol='nbd' name='x'><host name='h'/></source><target dev='vda' bus='virtio'/></disk><watchdog model='diag288'/>",
       "<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><qemu:arg value='-S'/></qemu:commandline>",
     );
     const def = parseDomainXml(xml);
@@ -47,14 +47,36 @@ describe('findUnsupported', () => {
   it('names unsupported values of typed devices', () => {
     const def = parseDomainXml(
       base(
-        "<controller type='scsi' index='0' model='buslogic'/><graphics type='spice'/><disk type='file' device='floppy'><source file='/f.img'/><target dev='fda' bus='fdc'/></disk>",
+        "<controller type='scsi' index='0' model='buslogic'/><graphics type='sdl'/><disk type='file' device='lun'><source file='/f.img'/><target dev='sda' bus='usb'/></disk>",
       ),
     );
     expect(findUnsupported(def).map((i) => i.reason)).toEqual([
       "SCSI controller model 'buslogic' is not supported",
-      "graphics type 'spice' is not supported",
-      "disk device 'floppy' is not supported",
-      "disk bus 'fdc' is not supported",
+      "graphics type 'sdl' is not supported",
+      "disk device 'lun' is not supported",
+      "disk bus 'usb' is not supported",
+    ]);
+  });
+
+  it('names what it cannot do with the devices and features Windows and desktop templates write', () => {
+    const def = parseDomainXml(
+      base(
+        "<graphics type='spice' port='5900' tlsPort='5901' autoport='no'/><graphics type='vnc' passwd='secret'/>" +
+          "<sound model='usb'/><watchdog model='i6300esb' action='dump'/><redirdev bus='usb' type='tcp'/>" +
+          "<channel type='pty'><target type='virtio' name='x'/></channel><audio id='1' type='alsa'/>",
+      ).replace('<devices>', "<features><hyperv><relaxed state='on'/><xmm_input state='on'/></hyperv><smm state='on'><tseg unit='MiB'>48</tseg></smm></features><clock offset='utc'><timer name='tsc' frequency='1'/></clock><devices>"),
+    );
+    expect(findUnsupported(def).map((i) => i.reason)).toEqual([
+      'Hyper-V enlightenment <xmm_input> is not supported',
+      '<tseg> in <smm> is not supported',
+      "timer 'tsc' is not supported",
+      'a SPICE TLS port needs certificates, which mpvirt does not configure',
+      'graphics passwords are not supported',
+      "sound model 'usb' is not supported",
+      "watchdog action 'dump' is not supported",
+      "redirdev type 'tcp' on bus 'usb' is not supported",
+      "channel type 'pty' with target 'virtio' is not supported",
+      "audio type 'alsa' is not supported",
     ]);
   });
 

@@ -5,6 +5,7 @@
  * USB ports of USB inputs (qemuDomainAssignUSBAddresses, for a new domain).
  */
 import type { AddressDef, DeviceDef } from '../model.js';
+import { attr } from '../xmltree.js';
 import { addressField, addressOf, isVirtioChannel, withAddress } from './devices.js';
 
 const NO_EXTRA = { attrs: [], children: [] };
@@ -86,7 +87,17 @@ function usbPorts(d: DeviceDef): number {
   }
 }
 
-/** USB inputs get the first free port of the first USB controller with one (no hubs added). */
+/** A device that takes a USB port: a USB input (rank 0) or a redirected USB device (rank 1). */
+function usbRank(d: DeviceDef): number | undefined {
+  if (d.kind === 'input' && d.bus === 'usb') return 0;
+  if (d.kind === 'raw' && d.element.name === 'redirdev' && attr(d.element, 'bus') === 'usb') return 1;
+  return undefined;
+}
+
+/**
+ * USB devices get the first free port of the first USB controller with one (no hubs added),
+ * in virDomainUSBDeviceDefForeach's order: inputs, then redirected devices.
+ */
 export function assignUsbAddresses(devices: readonly DeviceDef[]): DeviceDef[] {
   const buses = devices.filter((d) => usbPorts(d) > 0).map((d) => ({ bus: d.kind === 'controller' ? d.index ?? 0 : 0, ports: usbPorts(d) }));
   const used = new Set<string>();
@@ -94,15 +105,18 @@ export function assignUsbAddresses(devices: readonly DeviceDef[]): DeviceDef[] {
     const a = addressOf(d);
     if (a?.type === 'usb') used.add(`${addressField(a, 'bus') ?? 0}:${addressField(a, 'port')}`);
   }
-  return devices.map((d) => {
-    if (d.kind !== 'input' || d.bus !== 'usb' || addressOf(d)) return d;
-    for (const { bus, ports } of buses) {
+  const out = [...devices];
+  const order = devices.map((d, i) => ({ i, r: usbRank(d) })).filter((x) => x.r !== undefined && !addressOf(devices[x.i]!));
+  order.sort((a, b) => a.r! - b.r! || a.i - b.i);
+  for (const { i } of order) {
+    next: for (const { bus, ports } of buses) {
       for (let port = 1; port <= ports; port++) {
         if (used.has(`${bus}:${port}`)) continue;
         used.add(`${bus}:${port}`);
-        return withAddress(d, { type: 'usb', fields: [['bus', String(bus)], ['port', String(port)]], extra: NO_EXTRA });
+        out[i] = withAddress(out[i]!, { type: 'usb', fields: [['bus', String(bus)], ['port', String(port)]], extra: NO_EXTRA });
+        break next;
       }
     }
-    return d;
-  });
+  }
+  return out;
 }

@@ -12,6 +12,7 @@ import type { CharDeviceDef, ControllerDef, DeviceDef, DomainDef, VideoDef } fro
 import { attr, makeElement } from '../xmltree.js';
 import { isQ35, type DefineCaps } from './caps.js';
 import { addressField, addressOf, deviceName, extraWith, isVirtioChannel } from './devices.js';
+import { graphicsDefaults } from './graphics.js';
 
 const NO_EXTRA = { attrs: [], children: [] };
 
@@ -118,7 +119,7 @@ function videoDefaults(v: VideoDef, primary: boolean, caps: DefineCaps): VideoDe
 
 export function implicitDevices(def: DomainDef, caps: DefineCaps): DomainDef {
   const q35 = isQ35(def.os.machine);
-  let devices: DeviceDef[] = def.devices.map(dropPathlessBindSource);
+  let devices: DeviceDef[] = def.devices.map(dropPathlessBindSource).map((d) => (d.kind === 'graphics' ? graphicsDefaults(d) : d));
   // device post-parse: controller models, NIC model
   devices = devices.map((d) => {
     if (d.kind === 'controller' && d.model === undefined) {

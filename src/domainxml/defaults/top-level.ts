@@ -7,6 +7,7 @@
 import type { CpuDef, DomainDef, TopLevelExtra } from '../model.js';
 import { TOP_LEVEL_ORDER } from '../model.js';
 import type { DefineCaps } from './caps.js';
+import type { XElement } from '../xmltree.js';
 
 const NO_EXTRA = { attrs: [], children: [] };
 
@@ -90,6 +91,10 @@ function cpuPostParse(cpu: CpuDef | undefined, virtType: string): CpuDef | undef
     out.check = cpu.check ?? 'partial';
   } else if (mode === 'host-passthrough' || mode === 'maximum') {
     out.check = cpu.check ?? 'none';
+    // QEMU 2.11+ has the CPU property, so libvirt records the migratable default
+    if (!cpu.extra.attrs.some((a) => a.name === 'migratable')) {
+      out.extra = { ...cpu.extra, attrs: [...cpu.extra.attrs, { name: 'migratable', ns: null, value: 'on' }] };
+    }
   }
   return out;
 }
@@ -116,6 +121,12 @@ function canonicalCpuChildren(cpu: CpuDef): CpuDef {
   return { ...cpu, extra: { attrs: cpu.extra.attrs, children } };
 }
 
+/** `<hyperv>` is libvirt's 'custom' mode unless it says otherwise; its mode comes first. */
+function featureDefaults(f: XElement): XElement {
+  if (f.ns !== null || f.local !== 'hyperv' || f.attrs.some((a) => a.name === 'mode')) return f;
+  return { ...f, attrs: [{ name: 'mode', ns: null, value: 'custom' }, ...f.attrs] };
+}
+
 export function topLevelDefaults(def: DomainDef, caps: DefineCaps, resolveAliases: boolean): DomainDef {
   const machine = machineFor(def, caps, resolveAliases);
   const userCpu = def.cpu && (def.cpu.mode ?? 'custom') === 'custom' && !def.cpu.model ? def.cpu : cpuPostParse(def.cpu, def.type);
@@ -132,6 +143,7 @@ export function topLevelDefaults(def: DomainDef, caps: DefineCaps, resolveAliase
     clock: def.clock ?? { offset: 'utc', extra: NO_EXTRA },
   };
   if (cpu) out.cpu = canonicalCpuChildren(cpu);
+  if (def.features) out.features = def.features.map(featureDefaults);
   if (out.os.type === 'hvm' && out.os.boot.length === 0 && !hasDeviceBoot(out)) out.os = { ...out.os, boot: ['hd'] };
   return out;
 }
