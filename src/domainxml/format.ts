@@ -87,12 +87,16 @@ function formatDevice(d: DeviceDef): XElement {
       const ch: XElement[] = [];
       if (d.driver) ch.push(el('driver', [['name', d.driver.name], ['type', d.driver.format]], [], d.driver.extra));
       if (d.source) ch.push(el('source', [[d.type === 'file' ? 'file' : 'dev', d.source.path]], [], d.source.extra));
+      // libvirt writes the backing chain right after the source it belongs to
+      const backing = d.extra.children.filter((c) => c.ns === null && c.local === 'backingStore');
+      ch.push(...backing.map((c) => verbatim(c, "'")));
       ch.push(el('target', [['dev', d.target.dev], ['bus', d.target.bus]], [], d.target.extra));
       ch.push(...bootEl(d.bootOrder));
       if (d.readonly) ch.push(makeElement('readonly'));
       if (d.shareable) ch.push(makeElement('shareable'));
       if (d.serial !== undefined) ch.push(textEl('serial', d.serial));
-      return device('disk', [['type', d.type], ['device', d.device]], ch, d);
+      const rest = { ...d, extra: { ...d.extra, children: d.extra.children.filter((c) => !backing.includes(c)) } };
+      return device('disk', [['type', d.type], ['device', d.device]], ch, rest);
     }
     case 'controller':
       return device('controller', [['type', d.type], ['index', d.index], ['model', d.model]], [], d);

@@ -5,11 +5,12 @@
  * user can feed `dumpxml` output back to `define`.
  */
 import { withoutGeneratedAliases } from './aliases.js';
-import type { DomainDef, RemoteProcessLive } from './model.js';
+import type { DiskDef, DomainDef, RemoteProcessLive } from './model.js';
+import { attr, makeElement, type XElement, type XNode } from './xmltree.js';
 
 /** The definition without anything live (what define stores): no id, no generated alias. */
 export function withoutLiveState(input: DomainDef): DomainDef {
-  const def = withoutPtyPaths(withoutGeneratedAliases(input));
+  const def = withoutDiskIndexes(withoutPtyPaths(withoutGeneratedAliases(input)));
   const { id: _id, ...rest } = def;
   const remote = def.metadata?.remote;
   if (!remote || !remote.processes.some((p) => p.live)) return rest;
@@ -82,6 +83,113 @@ function withoutPtyPaths(def: DomainDef): DomainDef {
       const { tty: _tty, source, ...rest } = d;
       const fields = (source?.fields ?? []).filter(([k]) => k !== 'path');
       return fields.length > 0 || (source && (source.extra.attrs.length || source.extra.children.length)) ? { ...rest, source: { fields, extra: source!.extra } } : rest;
+    }),
+  };
+}
+
+const isBacking = (c: XElement): boolean => c.ns === null && c.local === 'backingStore';
+
+/**
+ * Disks as libvirt shows them running: each source with its `index` (the node number of its
+ * -blockdev, see diskNodeNumbers), a raw image's chain ended by `<backingStore/>`, and an empty
+ * cdrom or floppy without a format (libvirt forgets it until media is inserted).
+ */
+export function withRunningDisks(def: DomainDef, numbers: ReadonlyMap<DiskDef, number>): DomainDef {
+  return {
+    ...def,
+    devices: def.devices.map((d) => {
+      if (d.kind !== 'disk') return d;
+      if (!d.source) {
+        if (!d.driver?.format) return d;
+        const { format: _f, ...driver } = d.driver;
+        return { ...d, driver };
+      }
+      const n = numbers.get(d);
+      const attrs = d.source.extra.attrs.filter((a) => a.name !== 'index');
+      const source = n === undefined ? d.source : { ...d.source, extra: { ...d.source.extra, attrs: [...attrs, { name: 'index', ns: null, value: String(n) }] } };
+      const raw = (d.driver?.format ?? 'raw') === 'raw';
+      const children = raw && !d.extra.children.some(isBacking) ? [...d.extra.children, makeElement('backingStore')] : d.extra.children;
+      return { ...d, source, extra: { ...d.extra, children } };
+    }),
+  };
+}
+
+/** A source index exists only while the domain runs (libvirt ignores it in a definition). */
+function withoutDiskIndexes(def: DomainDef): DomainDef {
+  if (!def.devices.some((d) => d.kind === 'disk' && d.source?.extra.attrs.some((a) => a.name === 'index'))) return def;
+  return {
+    ...def,
+    devices: def.devices.map((d) =>
+      d.kind === 'disk' && d.source ? { ...d, source: { ...d.source, extra: { ...d.source.extra, attrs: d.source.extra.attrs.filter((a) => a.name !== 'index') } } } : d),
+  };
+}
+
+const childEl = (el: XElement, name: string): XElement | undefined => el.children.find((c): c is XElement => c.kind === 'element' && c.name === name);
+const setAttr = (el: XElement, name: string, value: string | undefined): XElement => {
+  const attrs = el.attrs.filter((a) => a.name !== name);
+  return { ...el, attrs: value === undefined ? attrs : [...attrs, { name, ns: null, value }] };
+};
+
+/**
+ * Guest-agent channels as libvirt shows them running: the socket path the daemon chose in
+ * `<source mode='bind' path=…>` and the agent's connection `state` on the target
+ * (disconnected until the guest opens its port: VSERPORT_CHANGE).
+ */
+export function withChannelState(def: DomainDef, socketPath: (name: string | undefined, i: number) => string, connected: ReadonlySet<string> = new Set()): DomainDef {
+  let i = 0;
+  return {
+    ...def,
+    devices: def.devices.map((d) => {
+      if (d.kind !== 'raw' || d.element.name !== 'channel') return d;
+      const n = i++;
+      const target = childEl(d.element, 'target');
+      if (!target || attr(target, 'type') !== 'virtio') return d;
+      const name = attr(target, 'name');
+      const type = attr(d.element, 'type');
+      let children = d.element.children.map((c) =>
+        c === target ? setAttr(target, 'state', connected.has(name ?? '') ? 'connected' : 'disconnected') : c);
+      if (type === 'unix') {
+        const source = childEl(d.element, 'source');
+        const path = source ? attr(source, 'path') : undefined;
+        if (path === undefined) {
+          const el = makeElement('source', [['mode', source ? attr(source, 'mode') ?? 'bind' : 'bind'], ['path', socketPath(name, n)]]);
+          children = source ? children.map((c) => (c === source ? el : c)) : [el, ...children];
+        }
+      }
+      return { ...d, element: { ...d.element, children } };
+    }),
+  };
+}
+
+/** The daemon's own channel sockets and the agent state leave a definition (qemuDomainChrDefDropDefaultPath). */
+export function withoutChannelState(def: DomainDef, runDirs: string): DomainDef {
+  return {
+    ...def,
+    devices: def.devices.map((d) => {
+      if (d.kind !== 'raw' || d.element.name !== 'channel') return d;
+      const children = d.element.children.flatMap((c): XNode[] => {
+        if (c.kind !== 'element') return [c];
+        if (c.name === 'target') return [setAttr(c, 'state', undefined)];
+        const path = c.name === 'source' ? attr(c, 'path') : undefined;
+        if (path !== undefined && path.startsWith(`${runDirs}/`)) return [setAttr(c, 'path', undefined)];
+        return [c];
+      });
+      return { ...d, element: { ...d.element, children } };
+    }),
+  };
+}
+
+/** VSERPORT_CHANGE: the guest opened or closed the port of the channel with QEMU id `alias`. */
+export function withChannelConnection(def: DomainDef, alias: string, open: boolean): DomainDef {
+  return {
+    ...def,
+    devices: def.devices.map((d) => {
+      if (d.kind !== 'raw' || d.element.name !== 'channel') return d;
+      const a = childEl(d.element, 'alias');
+      const target = childEl(d.element, 'target');
+      if (!a || attr(a, 'name') !== alias || !target) return d;
+      const children = d.element.children.map((c) => (c === target ? setAttr(target, 'state', open ? 'connected' : 'disconnected') : c));
+      return { ...d, element: { ...d.element, children } };
     }),
   };
 }

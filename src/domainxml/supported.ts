@@ -25,7 +25,7 @@ const SUPPORTED_FEATURES = new Set(['acpi', 'apic', 'pae', 'vmport', 'pmu', 'hap
 
 /** Child elements of typed elements that are harmless to ignore, per element. */
 const HARMLESS_CHILDREN: Readonly<Record<string, ReadonlySet<string>>> = {
-  disk: new Set(['iotune']),
+  disk: new Set(['iotune', 'backingStore']),
   cpu: new Set(['topology', 'feature']),
   memoryBacking: new Set(['hugepages', 'nosharepages', 'locked', 'discard', 'allocation']),
   os: new Set(['bootmenu']),
@@ -87,6 +87,10 @@ function checkDevice(d: DeviceDef, out: UnsupportedItem[]): void {
       checkValue('diskBus', d.target.bus, `${path}/target`, 'disk bus', out);
       checkValue('diskFormat', d.driver?.format, `${path}/driver`, 'disk format', out);
       if (d.driver?.name !== undefined && d.driver.name !== 'qemu') out.push({ path: `${path}/driver`, reason: `disk driver '${d.driver.name}' is not supported` });
+      // `<backingStore/>` alone says "no backing chain"; a described chain is not run
+      for (const b of d.extra.children.filter((c) => c.ns === null && c.local === 'backingStore')) {
+        if (b.attrs.length > 0 || b.children.some((c) => c.kind === 'element')) out.push({ path: `${path}/backingStore`, reason: 'a disk backing chain in the definition is not supported' });
+      }
       break;
     case 'controller':
       checkValue('controller', d.type, path, 'controller type', out);

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { MpvirtError } from '../errors.js';
 import { applyDefineDefaults } from '../domainxml/defaults/index.js';
-import { assertSupported, formatDomainXml, parseDomainXml, withLiveState, withoutLiveState } from '../domainxml/index.js';
+import { assertSupported, formatDomainXml, parseDomainXml, withLiveState, withoutChannelState, withoutLiveState } from '../domainxml/index.js';
 import { applyAutoIsolation } from '../domainxml/auto-isolate.js';
 import type { DomainDef, OnCrashAction } from '../domainxml/model.js';
 import { CapsCache, assertMultiprocess } from '../emulator/caps-probe.js';
@@ -203,7 +203,7 @@ export class QemuDriver implements DriverCore {
   /** Parse, apply the isolation policy, validate and check what can run. */
   async prepareDefinition(xml: string, validate: boolean): Promise<DomainDef> {
     // dumpxml of a running domain may come back: its live-only parts are not definition
-    const parsed = withoutLiveState(parseDomainXml(xml, { validateSchema: validate }));
+    const parsed = withoutChannelState(withoutLiveState(parseDomainXml(xml, { validateSchema: validate })), this.dirs.stateDir);
     const def = applyAutoIsolation(parsed, this.autoIsolate);
     if (def !== parsed) parseDomainXml(formatDomainXml(def)); // the added placement obeys every rule too
     assertSupported(def);

@@ -7,7 +7,9 @@ import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpvirtError } from '../errors.js';
 import { assignAliases } from '../domainxml/aliases.js';
-import { formatDomainXml, ptyPathsOf, withPtyPaths } from '../domainxml/index.js';
+import { formatDomainXml, ptyPathsOf, withChannelState, withPtyPaths, withRunningDisks } from '../domainxml/index.js';
+import { diskNodeNumbers } from '../emulator/device-argv.js';
+import { channelSocketPath } from '../emulator/guest-extras-argv.js';
 import type { DomainDef } from '../domainxml/model.js';
 import { buildLaunchPlan, type LaunchPlan } from '../emulator/launch-plan.js';
 import { withDisplayPorts } from './display-ports.js';
@@ -120,7 +122,8 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
   mkdirSync(core.dirs.logDir, { recursive: true, mode: 0o700 });
   rotateLog(core, obj.name);
   obj.id = core.allocateId();
-  obj.liveDef = live;
+  // what libvirt shows of a running guest's disks and channels
+  obj.liveDef = withChannelState(withRunningDisks(live, diskNodeNumbers(live)), (name, i) => channelSocketPath(runDir, name ?? `channel${i}`));
   obj.setState(DomainState.PAUSED, PausedReason.STARTING_UP);
   logLine(core, obj.name, `starting up mpvirt, domain id ${obj.id}`);
   for (const r of plan.remotes) logLine(core, obj.name, `remote ${r.rid}: ${[r.binary, ...r.argv].map(shellQuote).join(' ')}`);
@@ -180,7 +183,7 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
     // the ptys QEMU allocated for serial ports and consoles, in the live XML as libvirt shows them
     if (live.devices.some((d) => (d.kind === 'serial' || d.kind === 'console') && d.type === 'pty')) {
       const chardevs = await rt.main.qmp.execute<Array<{ label: string; filename: string }>>('query-chardev');
-      obj.liveDef = withPtyPaths(live, ptyPathsOf(chardevs));
+      obj.liveDef = withPtyPaths(obj.liveDef ?? live, ptyPathsOf(chardevs));
     }
     await writeStatus(core, obj);
     if (opts.paused) {

@@ -4,6 +4,7 @@
  * that changes the domain's state runs as a job, like libvirt's process event
  * handler.
  */
+import { withChannelConnection } from '../domainxml/index.js';
 import type { QmpEvent } from '../emulator/qmp.js';
 import { remoteEventData, type RemoteTransition, MPVIRT_REMOTE_EVENT } from '../remote/supervisor.js';
 import type { DriverCore } from './core.js';
@@ -63,6 +64,15 @@ function onMainEvent(core: DriverCore, obj: DomainObject, ev: QmpEvent): void {
     case 'RESET':
       core.events.emit('reboot', { dom: obj.ref() });
       return;
+    case 'VSERPORT_CHANGE': {
+      // a guest agent opened or closed its port: the live XML's channel state follows
+      const { id, open } = ev.data as { id?: string; open?: boolean };
+      if (typeof id === 'string' && obj.liveDef) {
+        obj.liveDef = withChannelConnection(obj.liveDef, id, open === true);
+        void writeStatus(core, obj).catch(() => {});
+      }
+      return;
+    }
     default:
       return;
   }

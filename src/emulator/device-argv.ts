@@ -51,6 +51,15 @@ export interface DiskArgs {
 
 const bus0 = (disk: DiskDef): string => disk.target.bus ?? 'virtio';
 
+/**
+ * libvirt numbers disk sources backwards (qemuProcessPrepareDomainStorage walks the disks from
+ * the last): with three disks the first is libvirt-3. The live XML shows it as `index`.
+ */
+export function diskNodeNumbers(def: DomainDef): Map<DiskDef, number> {
+  const disks = def.devices.filter((d): d is DiskDef => d.kind === 'disk');
+  return new Map(disks.map((d, i) => [d, disks.length - i]));
+}
+
 /** The floppy controller of a q35 machine is a device; on pc it is built in (isa-fdc). */
 export function floppyControllerArgs(def: DomainDef, q35: boolean): string[] {
   const floppies = def.devices.filter((d): d is DiskDef => d.kind === 'disk' && d.target.bus === 'fdc');
@@ -78,11 +87,15 @@ export function diskArgs(def: DomainDef, disk: DiskDef, n: number, machineIsQ35:
       'auto-read-only': true,
       discard: 'unmap',
     }));
+    const format = disk.driver?.format ?? 'raw';
+    const noBacking = disk.extra.children.some((c) => c.ns === null && c.local === 'backingStore');
     argv.push('-blockdev', jsonArg({
       'node-name': nodeName,
       'read-only': disk.readonly,
-      driver: disk.driver?.format ?? 'raw',
+      driver: format,
       file: storage,
+      // `<backingStore/>`: the image is used alone, whatever backing file it names
+      ...(noBacking && format === 'qcow2' ? { backing: null } : {}),
     }));
   }
   if (disk.device === 'floppy' && bus0(disk) !== 'fdc') throw unsupportedConfig(`disk '${disk.target.dev}': a floppy must be on the fdc bus`);

@@ -6,9 +6,9 @@
 import { MpvirtError, unsupportedConfig } from '../errors.js';
 import type { ControllerDef, DiskDef, DomainDef, InterfaceDef } from '../domainxml/model.js';
 import { hasMultiprocess, resolveMachine, type QemuCaps } from './caps.js';
-import { chardevArg, controllerArgs, diskArgs, floppyControllerArgs, pciPlacement } from './device-argv.js';
+import { chardevArg, controllerArgs, diskArgs, diskNodeNumbers, floppyControllerArgs, pciPlacement } from './device-argv.js';
 import { audioArgs, graphicsArgs, inputArgs, redirdevArgs, soundArgs, videoArgs, watchdogArgs } from './display-argv.js';
-import { clockArgs, cpuArg, machineProps } from './machine-argv.js';
+import { clockArgs, cpuOpts, machineProps } from './machine-argv.js';
 import { checkSocketPath, jsonArg, optList } from './qemu-args.js';
 import { channelArgs, pmArgs, rngArgs, virtioSerialControllerArgs } from './guest-extras-argv.js';
 import { monitorArgs, remoteArgs, REMOTE_LINK_FD, SANDBOX_ARG } from './remote-argv.js';
@@ -115,7 +115,7 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
       ['acpi', features.has('acpi') ? undefined : false], ['vmport', vmportOff ? false : undefined], ...machineProps(def),
     ]),
     '-accel', accel,
-    '-cpu', optList([['', cpuArg(def, accel)]]),
+    '-cpu', optList(cpuOpts(def, accel)),
     '-m', String(memMiB),
     '-object', jsonArg(
       shared
@@ -194,11 +194,9 @@ export function buildLaunchPlan(def: DomainDef, caps: QemuCaps, paths: LaunchPat
     throw unsupportedConfig(`${caps.binary} has no multi-process support (needs -machine x-remote)`);
   }
   const binary = def.emulator ?? caps.binary;
-  // disk node numbers follow document order, stable across both processes
-  const diskNumbers = new Map<DiskDef, number>();
-  def.devices.forEach((d) => {
-    if (d.kind === 'disk') diskNumbers.set(d, diskNumbers.size + 1);
-  });
+  // disk node numbers are libvirt's (the last disk is libvirt-1), the same in both processes
+  // and in the live XML's source index
+  const diskNumbers = diskNodeNumbers(def);
   const remotes: RemotePlan[] = processes.map((p, i) => {
     const qmpPath = checkSocketPath(`${paths.runDir}/remote-${p.rid}.qmp`);
     const r = remoteArgs(def, p, caps, qmpPath, diskNumbers);

@@ -20,19 +20,25 @@ function cpuModel(def: DomainDef, accel: string): string {
   return cpu?.model?.name || 'qemu64';
 }
 
-/** `-cpu MODEL,…`: timers first, then the Hyper-V enlightenments in libvirt's order. */
-export function cpuArg(def: DomainDef, accel: string): string {
-  const parts = [cpuModel(def, accel)];
+type Opt = readonly [string, string | boolean];
+
+/**
+ * `-cpu MODEL,…` as optList pairs (so a model name or vendor id stays one value): timers
+ * first, then the Hyper-V enlightenments in libvirt's order.
+ */
+export function cpuOpts(def: DomainDef, accel: string): Opt[] {
+  const parts: Opt[] = [['', cpuModel(def, accel)]];
+  const on = (name: string): void => void parts.push([name, true]);
   const migratable = def.cpu?.extra.attrs.find((a) => a.name === 'migratable')?.value;
-  if (migratable === 'off' && (def.cpu?.mode === 'host-passthrough' || def.cpu?.mode === 'maximum')) parts.push('migratable=off');
+  if (migratable === 'off' && (def.cpu?.mode === 'host-passthrough' || def.cpu?.mode === 'maximum')) parts.push(['migratable', false]);
   for (const t of timers(def)) {
     const present = attr(t, 'present');
-    if (attr(t, 'name') === 'kvmclock' && present !== undefined) parts.push(`kvmclock=${present === 'yes' ? 'on' : 'off'}`);
-    if (attr(t, 'name') === 'hypervclock' && present === 'yes') parts.push('hv-time=on');
+    if (attr(t, 'name') === 'kvmclock' && present !== undefined) parts.push(['kvmclock', present === 'yes']);
+    if (attr(t, 'name') === 'hypervclock' && present === 'yes') on('hv-time');
   }
   const hv = feature(def, 'hyperv');
   if (hv && (attr(hv, 'state') ?? 'on') === 'on') {
-    if ((attr(hv, 'mode') ?? 'custom') === 'passthrough') parts.push('hv-passthrough=on');
+    if ((attr(hv, 'mode') ?? 'custom') === 'passthrough') on('hv-passthrough');
     const kids = elementChildren(hv);
     for (const name of HYPERV_FEATURES) {
       const f = kids.find((k) => k.name === name);
@@ -40,19 +46,19 @@ export function cpuArg(def: DomainDef, accel: string): string {
       if (name === 'spinlocks') {
         const retries = Number(attr(f, 'retries') ?? 4095);
         if (!Number.isInteger(retries) || retries < 4095) throw unsupportedConfig(`Hyper-V spinlock retries must be at least 4095, not '${attr(f, 'retries')}'`);
-        parts.push(`hv-spinlocks=0x${retries.toString(16)}`);
+        parts.push(['hv-spinlocks', `0x${retries.toString(16)}`]);
       } else if (name === 'vendor_id') {
         const value = attr(f, 'value') ?? '';
         if (!/^[A-Za-z0-9 ]{1,12}$/.test(value)) throw unsupportedConfig(`Hyper-V vendor_id '${value}' must be 1-12 letters, digits or spaces`);
-        parts.push(`hv-vendor-id=${value}`);
+        parts.push(['hv-vendor-id', value]);
       } else {
-        parts.push(`hv-${name}=on`);
+        on(`hv-${name}`);
         const direct = name === 'stimer' ? elementChildren(f).find((k) => k.name === 'direct') : undefined;
-        if (direct && attr(direct, 'state') === 'on') parts.push('hv-stimer-direct=on');
+        if (direct && attr(direct, 'state') === 'on') on('hv-stimer-direct');
       }
     }
   }
-  return parts.join(',');
+  return parts;
 }
 
 /** Machine properties from features and timers: HPET off, SMM on/off. */

@@ -8,7 +8,7 @@
  * `resolveMachineAliases: false` reproduces. `newDomain` is libvirt's: a domain defined now
  * (not one read back from disk) also gets USB port addresses.
  */
-import type { DomainDef } from '../model.js';
+import type { ControllerDef, DomainDef } from '../model.js';
 import type { DefineCaps } from './caps.js';
 import { sortDevices } from './devices.js';
 import { assignDriveAddresses, assignUsbAddresses, assignVirtioSerialAddresses } from './drive-addresses.js';
@@ -25,8 +25,35 @@ export interface DefineDefaultsOptions {
   newDomain?: boolean;
 }
 
+/** Where libvirt's parser puts controller `c` among those parsed before it. */
+function insertAt(list: readonly ControllerDef[], c: ControllerDef): number {
+  // virDomainControllerInsertPreAlloced: backwards through the controllers of the same type
+  let at = -1;
+  for (let i = list.length - 1; i >= 0; i--) {
+    const cur = list[i]!;
+    if (cur.type !== c.type) continue;
+    if (c.index === undefined) return i + 1;
+    if ((cur.index ?? -1) > c.index) at = i;
+    else if (at === -1) at = i + 1;
+  }
+  return at === -1 ? list.length : at;
+}
+
+/**
+ * The order libvirt's parser gives controllers: each one goes after the last of its type with a
+ * lower index (so a live XML fed back to define has its controllers of one type together).
+ */
+export function arrangeParsedControllers(def: DomainDef): DomainDef {
+  const ctrls = def.devices.filter((d): d is ControllerDef => d.kind === 'controller');
+  const arranged: ControllerDef[] = [];
+  for (const c of ctrls) arranged.splice(insertAt(arranged, c), 0, c);
+  if (arranged.every((c, i) => c === ctrls[i])) return def;
+  let k = 0;
+  return { ...def, devices: def.devices.map((d) => (d.kind === 'controller' ? arranged[k++]! : d)) };
+}
+
 export function applyDefineDefaults(input: DomainDef, caps: DefineCaps, opts: DefineDefaultsOptions = {}): DomainDef {
-  let def = topLevelDefaults(input, caps, opts.resolveMachineAliases ?? true);
+  let def = topLevelDefaults(arrangeParsedControllers(input), caps, opts.resolveMachineAliases ?? true);
   def = implicitDevices(def, caps);
   def = { ...def, devices: assignVirtioSerialAddresses(assignDriveAddresses(def.devices)) };
   if (opts.newDomain) def = { ...def, devices: assignUsbAddresses(def.devices) };
