@@ -39,6 +39,8 @@ export const ErrorKinds = {
   VIR_ERR_OPERATION_DENIED: { number: 29, format: (d) => `operation forbidden: ${d}` },
   VIR_ERR_CONF_SYNTAX: { number: 33, format: (d) => `configuration file syntax error: ${d}` },
   VIR_ERR_XML_DETAIL: { number: 35, format: (d) => `XML error: ${d}` },
+  // virReportSystemError: the text and strerror, no prefix
+  VIR_ERR_SYSTEM_ERROR: { number: 38, format: (d) => d },
   // libvirt prints RPC errors without a prefix ("%s")
   VIR_ERR_RPC: { number: 39, format: (d) => d },
   VIR_ERR_NO_DOMAIN: { number: 42, format: (d) => `Domain not found: ${d}` },
@@ -47,6 +49,7 @@ export const ErrorKinds = {
   VIR_ERR_OPERATION_TIMEOUT: { number: 68, format: (d) => `Timed out during operation: ${d}` },
   VIR_ERR_OPERATION_ABORTED: { number: 78, format: (d) => `operation aborted: ${d}` },
   VIR_ERR_NO_DOMAIN_METADATA: { number: 80, format: (d) => `metadata not found: ${d}` },
+  VIR_ERR_OPERATION_UNSUPPORTED: { number: 84, format: (d) => `Operation not supported: ${d}` },
   VIR_ERR_XML_INVALID_SCHEMA: { number: 92, format: (d) => `XML document failed to validate against schema: ${d}` },
 } satisfies Record<string, ErrorKind>;
 export type ErrorCode = keyof typeof ErrorKinds;

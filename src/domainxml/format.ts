@@ -87,6 +87,7 @@ function formatDevice(d: DeviceDef): XElement {
       const ch: XElement[] = [];
       if (d.driver) ch.push(el('driver', [['name', d.driver.name], ['type', d.driver.format]], [], d.driver.extra));
       if (d.source) ch.push(el('source', [[d.type === 'file' ? 'file' : 'dev', d.source.path]], [], d.source.extra));
+      else if (d.emptySourceIndex !== undefined) ch.push(makeElement('source', [['index', d.emptySourceIndex]]));
       // libvirt writes the backing chain right after the source it belongs to
       const backing = d.extra.children.filter((c) => c.ns === null && c.local === 'backingStore');
       ch.push(...backing.map((c) => verbatim(c, "'")));

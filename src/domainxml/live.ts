@@ -91,10 +91,11 @@ const isBacking = (c: XElement): boolean => c.ns === null && c.local === 'backin
 
 /**
  * Disks as libvirt shows them running: each source with its `index` (the node number of its
- * -blockdev, see diskNodeNumbers), a raw image's chain ended by `<backingStore/>`, and an empty
+ * -blockdev, see diskNodeNumbers), the chain of an image without a backing file (`hasNoBacking`,
+ * which the caller finds out from the images) ended by `<backingStore/>`, and an empty
  * cdrom or floppy without a format (libvirt forgets it until media is inserted).
  */
-export function withRunningDisks(def: DomainDef, numbers: ReadonlyMap<DiskDef, number>): DomainDef {
+export function withRunningDisks(def: DomainDef, numbers: ReadonlyMap<DiskDef, number>, hasNoBacking: (d: DiskDef) => boolean = (d) => (d.driver?.format ?? 'raw') === 'raw'): DomainDef {
   return {
     ...def,
     devices: def.devices.map((d) => {
@@ -107,8 +108,7 @@ export function withRunningDisks(def: DomainDef, numbers: ReadonlyMap<DiskDef, n
       const n = numbers.get(d);
       const attrs = d.source.extra.attrs.filter((a) => a.name !== 'index');
       const source = n === undefined ? d.source : { ...d.source, extra: { ...d.source.extra, attrs: [...attrs, { name: 'index', ns: null, value: String(n) }] } };
-      const raw = (d.driver?.format ?? 'raw') === 'raw';
-      const children = raw && !d.extra.children.some(isBacking) ? [...d.extra.children, makeElement('backingStore')] : d.extra.children;
+      const children = hasNoBacking(d) && !d.extra.children.some(isBacking) ? [...d.extra.children, makeElement('backingStore')] : d.extra.children;
       return { ...d, source, extra: { ...d.extra, children } };
     }),
   };
@@ -116,11 +116,15 @@ export function withRunningDisks(def: DomainDef, numbers: ReadonlyMap<DiskDef, n
 
 /** A source index exists only while the domain runs (libvirt ignores it in a definition). */
 function withoutDiskIndexes(def: DomainDef): DomainDef {
-  if (!def.devices.some((d) => d.kind === 'disk' && d.source?.extra.attrs.some((a) => a.name === 'index'))) return def;
+  const indexed = (d: DiskDef): boolean => d.emptySourceIndex !== undefined || (d.source?.extra.attrs.some((a) => a.name === 'index') ?? false);
+  if (!def.devices.some((d) => d.kind === 'disk' && indexed(d))) return def;
   return {
     ...def,
-    devices: def.devices.map((d) =>
-      d.kind === 'disk' && d.source ? { ...d, source: { ...d.source, extra: { ...d.source.extra, attrs: d.source.extra.attrs.filter((a) => a.name !== 'index') } } } : d),
+    devices: def.devices.map((d) => {
+      if (d.kind !== 'disk' || !indexed(d)) return d;
+      const { emptySourceIndex: _e, ...rest } = d;
+      return d.source ? { ...rest, source: { ...d.source, extra: { ...d.source.extra, attrs: d.source.extra.attrs.filter((a) => a.name !== 'index') } } } : rest;
+    }),
   };
 }
 

@@ -91,6 +91,8 @@ export interface DiskDef extends DeviceCommon {
   driver?: { name?: string; format?: string; extra: Extra };
   /** the source path (`file=` or `dev=`); absent for an empty cdrom */
   source?: { path: string; extra: Extra };
+  /** live XML only: the node number of an empty drive's medium slot (`<source index='N'/>`) */
+  emptySourceIndex?: number;
   target: { dev: string; bus?: string; extra: Extra };
   readonly: boolean;
   shareable: boolean;

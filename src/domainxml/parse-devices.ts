@@ -89,9 +89,15 @@ function parseDisk(r: ElementReader): DiskDef {
   const pathAttr = type === 'file' ? 'file' : 'dev';
   const srcEl = r.el.children.find((c): c is XElement => c.kind === 'element' && c.ns === null && c.local === 'source');
   let source: DiskDef['source'];
+  let emptySourceIndex: number | undefined;
   if (srcEl && attr(srcEl, pathAttr) !== undefined) {
     const s = r.sub(r.child('source')!);
     source = { path: s.attr(pathAttr)!, extra: s.rest() };
+  } else if (srcEl && srcEl.attrs.length === 1 && srcEl.attrs[0]!.name === 'index' && !srcEl.children.some((c) => c.kind === 'element')) {
+    // a running empty drive as libvirt shows it: no medium, only the node number
+    const s = r.sub(r.child('source')!);
+    emptySourceIndex = s.unsignedAttr('index');
+    s.rest();
   } else if (srcEl) {
     throw new NotTyped();
   }
@@ -119,6 +125,7 @@ function parseDisk(r: ElementReader): DiskDef {
     device,
     ...opt('driver', driver),
     ...opt('source', source),
+    ...opt('emptySourceIndex', emptySourceIndex),
     target,
     readonly,
     shareable,

@@ -14,7 +14,9 @@ import { buildLaunchPlan } from '../emulator/launch-plan.js';
 import { renderNativeArgv } from '../emulator/native.js';
 import { readProcStat } from '../emulator/process.js';
 import type { DriverCore, DriverDirs, DriverTuning, Logger } from './core.js';
+import { diskByPath, readBlockInfo, readBlockInfoLive, type BlockInfo } from './block-info.js';
 import { DisplayPorts } from './display-ports.js';
+import { monitorForDisk, updateDeviceFlags } from './media.js';
 import { DomainList, DomainObject } from './domain-object.js';
 import { Detail, DriverEventBus, LifecycleEvent } from './events.js';
 import { notRunning, startDomain, stopDomain, writeStatus } from './lifecycle.js';
@@ -54,7 +56,8 @@ export const DEFAULT_TUNING: DriverTuning = {
   firmwareLog: false,
 };
 
-export { Affect, type SetMetadataRequest } from './metadata-api.js';
+export { Affect } from './affect.js';
+export type { SetMetadataRequest } from './metadata-api.js';
 
 export interface DomainInfo {
   state: number;
@@ -372,6 +375,22 @@ export class QemuDriver implements DriverCore {
     const n = maxVcpusFor(type, { emulator: this.defaultEmulator, caps });
     if (n === undefined) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unknown type '${type}'`);
     return n;
+  }
+
+  // ------------------------------------------------------------ devices (media.ts, block-info.ts)
+
+  /** virDomainUpdateDeviceFlags: a removable drive's medium, live and/or persistent. */
+  updateDeviceFlags(obj: DomainObject, xml: string, flags: number): Promise<void> {
+    return this.job(obj, 'remoteDispatchDomainUpdateDeviceFlags', () => updateDeviceFlags(this, obj, xml, flags));
+  }
+
+  /** virDomainGetBlockInfo, from the image the running (or next) guest uses. */
+  async blockInfo(obj: DomainObject, path: string): Promise<BlockInfo> {
+    const def = obj.liveDef ?? obj.def;
+    const disk = diskByPath(def, path);
+    const index = Number(disk.source?.extra.attrs.find((a) => a.name === 'index')?.value);
+    if (!obj.active || !obj.runtime || !Number.isInteger(index)) return readBlockInfo(def, path);
+    return readBlockInfoLive(monitorForDisk(obj, def, disk), disk, index);
   }
 
   // ------------------------------------------------------------ metadata (metadata-api.ts)

@@ -12,6 +12,7 @@ import { diskNodeNumbers } from '../emulator/device-argv.js';
 import { channelSocketPath } from '../emulator/guest-extras-argv.js';
 import type { DomainDef } from '../domainxml/model.js';
 import { buildLaunchPlan, type LaunchPlan } from '../emulator/launch-plan.js';
+import { imageHasNoBacking } from './block-info.js';
 import { withDisplayPorts } from './display-ports.js';
 import { LogCap } from '../emulator/log-cap.js';
 import { assertMultiprocess } from '../emulator/caps-probe.js';
@@ -123,7 +124,7 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
   rotateLog(core, obj.name);
   obj.id = core.allocateId();
   // what libvirt shows of a running guest's disks and channels
-  obj.liveDef = withChannelState(withRunningDisks(live, diskNodeNumbers(live)), (name, i) => channelSocketPath(runDir, name ?? `channel${i}`));
+  obj.liveDef = withChannelState(withRunningDisks(live, diskNodeNumbers(live), imageHasNoBacking), (name, i) => channelSocketPath(runDir, name ?? `channel${i}`));
   obj.setState(DomainState.PAUSED, PausedReason.STARTING_UP);
   logLine(core, obj.name, `starting up mpvirt, domain id ${obj.id}`);
   for (const r of plan.remotes) logLine(core, obj.name, `remote ${r.rid}: ${[r.binary, ...r.argv].map(shellQuote).join(' ')}`);

@@ -9,11 +9,11 @@ import { formatDomainXml } from '../domainxml/index.js';
 import { MPQ_NS, type DomainDef } from '../domainxml/model.js';
 import type { DomainObject } from './domain-object.js';
 import type { QemuDriver } from './driver.js';
-import { notRunning, writeStatus } from './lifecycle.js';
+import { Affect, affected, persistentDef } from './affect.js';
+import { writeStatus } from './lifecycle.js';
 import { getMetadataElement, MetadataType, parseMetadataElement, replaceMetadata, withText } from './metadata.js';
 
 /** virDomainModificationImpact */
-export const Affect = { CURRENT: 0, LIVE: 1 << 0, CONFIG: 1 << 1 } as const;
 
 export interface SetMetadataRequest {
   /** virDomainMetadataType: 0 DESCRIPTION, 1 TITLE, 2 ELEMENT */
@@ -28,29 +28,6 @@ export interface SetMetadataRequest {
   flags: number;
 }
 
-
-/**
- * libvirt's virDomainObjUpdateModificationImpact: CURRENT means the live
- * definition of a running domain and the persistent one otherwise.
- */
-function affected(obj: DomainObject, flags: number): { live: boolean; config: boolean } {
-  let live = (flags & Affect.LIVE) !== 0;
-  let config = (flags & Affect.CONFIG) !== 0;
-  if (!live && !config) {
-    if (obj.active) live = true;
-    else config = true;
-  }
-  if (live && !obj.active) throw notRunning();
-  if (config && !obj.persistent) {
-    throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'transient domains do not have any persistent config');
-  }
-  return { live, config };
-}
-
-/** The persistent definition: the one saved while running, else the one the next start uses. */
-function persistentDef(obj: DomainObject): DomainDef {
-  return obj.pendingDef ?? obj.def;
-}
 
 /** The public API's argument checks (virDomainSetMetadata / virDomainGetMetadata), which libvirt's daemon runs too. */
 function checkMetadataArgs(api: string, type: number, uri: string | null, key: string | null | undefined, value?: string | null): void {

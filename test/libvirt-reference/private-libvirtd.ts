@@ -23,7 +23,14 @@ export interface PrivateLibvirtd {
 }
 
 /** Needs root and libvirt-daemon-system (npm test installs it). `dir` must not exist or be empty. */
-export function startPrivateLibvirtd(dir: string, timeoutMs = 240_000): Promise<PrivateLibvirtd> {
+export interface PrivateLibvirtdOptions {
+  timeoutMs?: number;
+  /** lines appended to its qemu.conf (LIBVIRTD_QEMU_CONF_EXTRA) */
+  qemuConf?: string[];
+}
+
+export function startPrivateLibvirtd(dir: string, opts: PrivateLibvirtdOptions = {}): Promise<PrivateLibvirtd> {
+  const timeoutMs = opts.timeoutMs ?? 240_000;
   if (!existsSync(PRIVATE_LIBVIRTD_SCRIPT)) throw new Error(`libvirt's reference daemon needs ${PRIVATE_LIBVIRTD_SCRIPT}`);
   if (!existsSync('/usr/sbin/libvirtd')) throw new Error('libvirt\'s reference daemon needs the Debian package libvirt-daemon-system');
   const script = [
@@ -34,7 +41,8 @@ export function startPrivateLibvirtd(dir: string, timeoutMs = 240_000): Promise<
     'read -r _ || true',
     'libvirtd_stop >&2',
   ].join('\n');
-  const child: ChildProcess = spawn('/bin/bash', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const env = { ...process.env, ...(opts.qemuConf ? { LIBVIRTD_QEMU_CONF_EXTRA: opts.qemuConf.join('\n') } : {}) };
+  const child: ChildProcess = spawn('/bin/bash', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-8192)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

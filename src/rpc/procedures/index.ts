@@ -6,6 +6,7 @@
 import { QEMU_PROGRAM, QEMU_PROTOCOL_VERSION, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION } from '../protocol.js';
 import { capabilitiesProcedures } from './capabilities.js';
 import { connectProcedures } from './connect.js';
+import { domainDeviceProcedures } from './domain-devices.js';
 import { domainLifecycleProcedures } from './domain-lifecycle.js';
 import { domainMetadataProcedures } from './domain-metadata.js';
 import { domainQueryProcedures } from './domain-query.js';
@@ -25,6 +26,7 @@ const AREAS: readonly Procedure[][] = [
   qemuProcedures,
   capabilitiesProcedures,
   domainMetadataProcedures,
+  domainDeviceProcedures,
 ];
 
 /** `${program}:${procedure}`: procedure numbers are only unique within a program. */

@@ -41,6 +41,8 @@ export type RpcDriver = Pick<
   | 'getMaxVcpus'
   | 'setMetadata'
   | 'getMetadata'
+  | 'updateDeviceFlags'
+  | 'blockInfo'
 >;
 
 /** The connection as procedures see it. */

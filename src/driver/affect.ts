@@ -1,0 +1,34 @@
+/**
+ * The VIR_DOMAIN_AFFECT_* rules every API that changes a definition shares: which of the live
+ * and persistent definitions a call changes, and which one is the persistent one.
+ */
+import type { DomainDef } from '../domainxml/model.js';
+import { MpvirtError } from '../errors.js';
+import type { DomainObject } from './domain-object.js';
+import { notRunning } from './lifecycle.js';
+
+export const Affect = { CURRENT: 0, LIVE: 1 << 0, CONFIG: 1 << 1 } as const;
+
+/**
+ * libvirt's virDomainObjUpdateModificationImpact: CURRENT means the live
+ * definition of a running domain and the persistent one otherwise.
+ */
+export function affected(obj: DomainObject, flags: number): { live: boolean; config: boolean } {
+  let live = (flags & Affect.LIVE) !== 0;
+  let config = (flags & Affect.CONFIG) !== 0;
+  if (!live && !config) {
+    if (obj.active) live = true;
+    else config = true;
+  }
+  if (live && !obj.active) throw notRunning();
+  if (config && !obj.persistent) {
+    throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'transient domains do not have any persistent config');
+  }
+  return { live, config };
+}
+
+/** The persistent definition: the one saved while running, else the one the next start uses. */
+export function persistentDef(obj: DomainObject): DomainDef {
+  return obj.pendingDef ?? obj.def;
+}
+
