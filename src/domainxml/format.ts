@@ -195,7 +195,8 @@ function topLevel(def: DomainDef, name: TopLevelName): XElement | undefined {
       return el('os', [], ch, os.extra);
     }
     case 'features':
-      return def.features ? makeElement('features', [], def.features.map((f) => verbatim(f, "'"))) : undefined;
+      // re-indented as libvirt writes them (layout whitespace is not content)
+      return def.features ? makeElement('features', [], def.features.map((f) => (f.ns === null ? quoted(withoutLayout(f), "'") : verbatim(f, "'")))) : undefined;
     case 'cpu': {
       const c = def.cpu;
       if (!c) return undefined;

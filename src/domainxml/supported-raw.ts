@@ -12,7 +12,8 @@ export const HYPERV_FEATURES = [
 ] as const;
 
 export const SOUND_MODELS: Readonly<Record<string, string>> = { ich6: 'intel-hda', ich9: 'ich9-intel-hda', ac97: 'AC97', es1370: 'ES1370' };
-export const WATCHDOG_MODELS: ReadonlySet<string> = new Set(['i6300esb', 'ib700', 'itco']);
+// libvirt 9.0 knows no 'itco' (its schema and parser refuse it)
+export const WATCHDOG_MODELS: ReadonlySet<string> = new Set(['i6300esb', 'ib700']);
 // not 'dump': libvirt writes a core dump itself and then lets the guest run on
 export const WATCHDOG_ACTIONS: ReadonlySet<string> = new Set(['reset', 'shutdown', 'poweroff', 'pause', 'none', 'inject-nmi']);
 const AUDIO_TYPES: ReadonlySet<string> = new Set(['none', 'spice']);

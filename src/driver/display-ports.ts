@@ -9,6 +9,7 @@
 import { createServer } from 'node:net';
 import type { DomainDef, GraphicsDef } from '../domainxml/model.js';
 import { makeElement, type XElement } from '../domainxml/xmltree.js';
+import { displaySocketPath } from '../emulator/display-argv.js';
 import { MpvirtError } from '../errors.js';
 
 export const DISPLAY_PORT_MIN = 5900;
@@ -71,17 +72,30 @@ function withListenAddress(g: GraphicsDef): GraphicsDef {
 }
 
 /**
+ * A socket listen without a path gets the daemon's (displaySocketPath, in the runtime dir), shown
+ * as libvirt shows it running: on the listen, and for VNC also as the display's `socket=`.
+ */
+function withSocketPath(g: GraphicsDef, runDir: string): GraphicsDef {
+  const first = g.extra.children.find(isListen);
+  if (!first || first.attrs.find((a) => a.name === 'type')?.value !== 'socket') return g;
+  const path = first.attrs.find((a) => a.name === 'socket')?.value ?? displaySocketPath(runDir, g.type);
+  const listen = makeElement('listen', [['type', 'socket'], ['socket', path]]);
+  const attrs = g.type === 'vnc' ? [...g.extra.attrs.filter((a) => a.name !== 'socket'), { name: 'socket', ns: null, value: path }] : g.extra.attrs;
+  return { ...g, extra: { attrs, children: g.extra.children.map((c) => (c === first ? listen : c)) } };
+}
+
+/**
  * The live definition with every TCP display's port fixed: autoport displays get a reserved
  * port, and every display's listen address is written out. Ports already set stay.
  */
-export async function withDisplayPorts(def: DomainDef, ports: DisplayPorts, owner: string): Promise<DomainDef> {
+export async function withDisplayPorts(def: DomainDef, ports: DisplayPorts, owner: string, runDir: string): Promise<DomainDef> {
   const devices = [];
   for (const d of def.devices) {
     if (d.kind !== 'graphics' || (d.type !== 'vnc' && d.type !== 'spice')) {
       devices.push(d);
       continue;
     }
-    let g = withListenAddress(d);
+    let g = withSocketPath(withListenAddress(d), runDir);
     const tcp = g.listen !== undefined;
     if (tcp && (g.autoport === 'yes' || g.port === undefined || g.port === -1) && !(d.type === 'spice' && g.autoport !== 'yes')) {
       g = { ...g, port: await ports.reserve(owner), autoport: 'yes' };

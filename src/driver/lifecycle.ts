@@ -10,7 +10,7 @@ import { assignAliases } from '../domainxml/aliases.js';
 import { formatDomainXml, ptyPathsOf, withChannelState, withPtyPaths, withRunningDisks } from '../domainxml/index.js';
 import { diskNodeNumbers } from '../emulator/device-argv.js';
 import { channelSocketPath } from '../emulator/guest-extras-argv.js';
-import type { DomainDef } from '../domainxml/model.js';
+import type { DomainDef, MemballoonDef } from '../domainxml/model.js';
 import { buildLaunchPlan, type LaunchPlan } from '../emulator/launch-plan.js';
 import { imageHasNoBacking } from './block-info.js';
 import { withDisplayPorts } from './display-ports.js';
@@ -111,7 +111,12 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
   if (obj.active) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'domain is already running');
   // the running definition names every device as libvirt does; the argv uses those names
   // and every autoport display has its port before QEMU is told where to listen
-  const live = await withDisplayPorts(assignAliases(obj.def), core.displayPorts, obj.name);
+  if (obj.def.type === 'qemu' && obj.def.cpu?.mode === 'host-passthrough') {
+    // qemuValidateDomainDefCpu, at start as in libvirt: TCG has no host CPU to pass through
+    throw new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', "CPU mode 'host-passthrough' for x86_64 qemu domain on x86_64 host is not supported by hypervisor");
+  }
+  const runDir = join(core.dirs.stateDir, obj.name);
+  const live = await withDisplayPorts(assignAliases(obj.def), core.displayPorts, obj.name, runDir);
   let plan: LaunchPlan;
   try {
     plan = await planFor(core, live);
@@ -119,7 +124,6 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
     core.displayPorts.release(obj.name);
     throw e;
   }
-  const runDir = join(core.dirs.stateDir, obj.name);
   mkdirSync(core.dirs.logDir, { recursive: true, mode: 0o700 });
   rotateLog(core, obj.name);
   obj.id = core.allocateId();
@@ -181,6 +185,12 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
   attachRuntime(core, obj);
   try {
     if (opts.signal?.aborted) throw new MpvirtError('VIR_ERR_OPERATION_ABORTED', 'domain start was interrupted by destroy');
+    // qemuProcessSetupBalloon: the guest's memory statistics every `period` seconds
+    const balloon = live.devices.find((d): d is MemballoonDef => d.kind === 'memballoon' && d.model === 'virtio');
+    const period = balloon?.extra.children.find((c) => c.ns === null && c.local === 'stats')?.attrs.find((a) => a.name === 'period')?.value;
+    if (balloon && period !== undefined && Number(period) > 0) {
+      await rt.main.qmp.execute('qom-set', { path: `/machine/peripheral/${balloon.alias ?? 'balloon0'}`, property: 'guest-stats-polling-interval', value: Number(period) });
+    }
     // the ptys QEMU allocated for serial ports and consoles, in the live XML as libvirt shows them
     if (live.devices.some((d) => (d.kind === 'serial' || d.kind === 'console') && d.type === 'pty')) {
       const chardevs = await rt.main.qmp.execute<Array<{ label: string; filename: string }>>('query-chardev');

@@ -197,7 +197,7 @@ export function redirdevArgs(def: DomainDef): string[] {
   });
 }
 
-/** Watchdogs: i6300esb (PCI), ib700 (ISA), iTCO (the q35 LPC's own); the action for all. */
+/** Watchdogs: i6300esb (PCI), ib700 (ISA); the action for all. */
 export function watchdogArgs(def: DomainDef, q35: boolean): string[] {
   const argv: string[] = [];
   const dogs = raws(def, 'watchdog');
@@ -206,10 +206,7 @@ export function watchdogArgs(def: DomainDef, q35: boolean): string[] {
     const id = attr(child(w.element, 'alias') ?? w.element, 'name') ?? `watchdog${i}`;
     if (model === 'i6300esb') argv.push('-device', jsonArg({ driver: 'i6300esb', id, ...pciPlacement(addressOf(w), q35) }));
     else if (model === 'ib700') argv.push('-device', jsonArg({ driver: 'ib700', id }));
-    else if (model === 'itco') {
-      if (!q35) throw unsupportedConfig("watchdog model 'itco' needs a q35 machine");
-      argv.push('-global', 'ICH9-LPC.noreboot=off');
-    } else throw unsupportedConfig(`watchdog model '${model}' is not supported`);
+    else throw unsupportedConfig(`watchdog model '${model}' is not supported`);
   });
   const action = dogs[0] ? attr(dogs[0].element, 'action') ?? 'reset' : undefined;
   if (action !== undefined && action !== 'reset') argv.push('-watchdog-action', action);

@@ -15,8 +15,10 @@ const feature = (def: DomainDef, name: string): XElement | undefined => (def.fea
 
 function cpuModel(def: DomainDef, accel: string): string {
   const cpu = def.cpu;
-  // TCG has no host CPU to pass through: 'max' is every feature TCG can emulate
-  if (cpu?.mode === 'host-passthrough' || cpu?.mode === 'host-model' || cpu?.mode === 'maximum') return accel === 'kvm' ? 'host' : 'max';
+  // 'max' is every feature the accelerator can give; TCG has no host CPU to pass through (the
+  // driver refuses host-passthrough there, as libvirt does) and gives host-model its maximum
+  if (cpu?.mode === 'maximum') return 'max';
+  if (cpu?.mode === 'host-passthrough' || cpu?.mode === 'host-model') return accel === 'kvm' ? 'host' : 'max';
   return cpu?.model?.name || 'qemu64';
 }
 

@@ -42,8 +42,9 @@ export interface LaunchOptions {
 async function connectMonitor(proc: SpawnedQemu, path: string, timeoutMs: number): Promise<QmpClient> {
   const died = proc.exited.then((st) => {
     const tail = proc.stderrTail().trim();
-    const how = st.signal ? `signal ${st.signal}` : `status ${st.code}`;
-    throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `process exited while connecting to monitor (${how}): ${tail}`, { domain: 'QEMU' });
+    // libvirt's words; a signal is worth saying too (libvirt's log would show it)
+    const how = st.signal ? ` (signal ${st.signal})` : '';
+    throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `process exited while connecting to monitor${how}: ${tail}`, { domain: 'QEMU' });
   });
   const connected = QmpClient.connect(path, { timeoutMs });
   try {

@@ -38,7 +38,7 @@ describe('more lifecycle paths', () => {
     const obj = await driver.defineXML(h.xml('bad', { uuid: '44444444-0000-0000-0000-000000000002', disk: '/nonexistent/disk.img' }));
     h.events.length = 0;
     const err = await driver.start(obj).then(() => undefined, (e: unknown) => e as Error);
-    expect(err?.message).toMatch(/^internal error: process exited while connecting to monitor \(status 1\): .*Could not open '\/nonexistent\/disk.img'/s);
+    expect(err?.message).toMatch(/^internal error: process exited while connecting to monitor: .*Could not open '\/nonexistent\/disk.img'/s);
     expect(h.stateOf(obj)).toBe('shut off (failed)');
     expect(h.events).toEqual(['bad: Stopped Failed']);
     expect(existsSync(join(h.stateDir, 'bad'))).toBe(false);

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcHarness, VIRSH } from '../rpc/harness.js';
+import { comparableLive, KNOWN_LIVE_DIFFERENCES, withoutIsolation, withoutKnownDifferences } from './compare.js';
 import { startPrivateLibvirtd, type PrivateLibvirtd } from './private-libvirtd.js';
 
 const VIRT_INSTALL = '/usr/bin/virt-install';
@@ -66,37 +67,8 @@ function virtInstall(name: string, t: Template, disk: string): string {
   return xml.replace('<domain type="kvm">', '<domain type="qemu">').replace('<cpu mode="host-passthrough"/>', '<cpu mode="custom"><model>qemu64</model></cpu>');
 }
 
-/**
- * A live XML with what differs by nature between two daemons on one host removed: domain id,
- * pty numbers, display ports, the channel socket directory. And what libvirt adds that mpvirt
- * does not have yet, each printed: the cgroup partition and DAC labels (the jail issue) and the
- * guest CPU libvirt reads back from QEMU after start (check='full' with the features QEMU enabled).
- */
-const KNOWN_LIVE_DIFFERENCES: ReadonlyArray<readonly [string, RegExp]> = [
-  ['<resource> cgroup partition', /\n *<resource>[\s\S]*?<\/resource>/],
-  ['<seclabel> DAC labels', /\n *<seclabel[^>]*\/>|\n *<seclabel[\s\S]*?<\/seclabel>/],
-  ['<cpu> as QEMU expanded it', /\n *<cpu [\s\S]*?<\/cpu>/],
-];
-const withoutKnownDifferences = (xml: string): string => KNOWN_LIVE_DIFFERENCES.reduce((x, [, re]) => x.replace(re, ''), xml);
-function comparableLive(xml: string): string {
-  const out = xml
-    .replace(/<domain type='(\w+)' id='\d+'/, "<domain type='$1' id='N'")
-    .replace(/\/dev\/pts\/\d+/g, '/dev/pts/N')
-    .replace(/ port='59\d\d'/g, " port='PORT'")
-    .replace(/(<source mode='bind' path=')[^']*\/(org\.qemu\.guest_agent\.0')/g, '$1DIR/$2');
-  return withoutKnownDifferences(out);
-}
-
 /** The device aliases of a live XML, in document order. */
 const aliases = (xml: string): string[] => [...xml.matchAll(/<alias name='([^']*)'\/>/g)].map((m) => m[1]!);
-
-/** mpvirtd's own additions: the isolation policy's placement and the alias it gives the HBA. */
-function withoutIsolation(xml: string): string {
-  return xml
-    .replace(/\n *<mpq:remote[\s\S]*?<\/mpq:remote>/, '')
-    .replace(/\n *<metadata>\n *<\/metadata>/, '')
-    .replace(/\n *<alias name='ua-scsi0'\/>/, '');
-}
 
 describe('virt-install guests on mpvirtd and on libvirtd', () => {
   for (const t of TEMPLATES) {

@@ -96,10 +96,15 @@ function pairSerialAndConsole(devices: DeviceDef[]): DeviceDef[] {
 
 const VIDEO_VRAM: Readonly<Record<string, number>> = { cirrus: 16384, vga: 16384, bochs: 16384, qxl: 65536 };
 
+/** libvirt's attribute order of a video `<model>` (after type). */
+const VIDEO_ATTR_ORDER = ['ram', 'vram', 'vram64', 'vgamem', 'heads', 'primary', 'blob'];
+
 function withModelAttrs(v: VideoDef, attrs: Array<readonly [string, string]>): VideoDef {
   const have = new Set(v.modelExtra.attrs.map((a) => a.name));
   const add = attrs.filter(([k]) => !have.has(k)).map(([name, value]) => ({ name, ns: null, value }));
-  return { ...v, modelExtra: { attrs: [...v.modelExtra.attrs, ...add], children: v.modelExtra.children } };
+  const rank = (n: string): number => (VIDEO_ATTR_ORDER.includes(n) ? VIDEO_ATTR_ORDER.indexOf(n) : VIDEO_ATTR_ORDER.length);
+  const all = [...v.modelExtra.attrs, ...add].map((a, i) => ({ a, i })).sort((x, y) => rank(x.a.name) - rank(y.a.name) || x.i - y.i).map((x) => x.a);
+  return { ...v, modelExtra: { attrs: all, children: v.modelExtra.children } };
 }
 
 /** Video model defaults: model, vram/ram/vgamem, heads, primary for the first one. */
@@ -111,8 +116,8 @@ function videoDefaults(v: VideoDef, primary: boolean, caps: DefineCaps): VideoDe
   if (model === 'qxl') a.push(['ram', '65536']);
   if (VIDEO_VRAM[model] !== undefined) a.push(['vram', String(VIDEO_VRAM[model])]);
   if (model === 'qxl') a.push(['vgamem', '16384']);
-  if (model !== 'ramfb') a.push(['heads', '1']);
-  if (primary && model !== 'ramfb') a.push(['primary', 'yes']);
+  a.push(['heads', '1']);
+  if (primary) a.push(['primary', 'yes']);
   out = withModelAttrs(out, a);
   return out;
 }

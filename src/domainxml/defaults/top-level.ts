@@ -91,8 +91,9 @@ function cpuPostParse(cpu: CpuDef | undefined, virtType: string): CpuDef | undef
     out.check = cpu.check ?? 'partial';
   } else if (mode === 'host-passthrough' || mode === 'maximum') {
     out.check = cpu.check ?? 'none';
-    // QEMU 2.11+ has the CPU property, so libvirt records the migratable default
-    if (!cpu.extra.attrs.some((a) => a.name === 'migratable')) {
+    // QEMU 2.11+ has the CPU property, so libvirt records the migratable default (of
+    // host-passthrough only: 'maximum' is never migratable)
+    if (mode === 'host-passthrough' && !cpu.extra.attrs.some((a) => a.name === 'migratable')) {
       out.extra = { ...cpu.extra, attrs: [...cpu.extra.attrs, { name: 'migratable', ns: null, value: 'on' }] };
     }
   }
@@ -121,6 +122,17 @@ function canonicalCpuChildren(cpu: CpuDef): CpuDef {
   return { ...cpu, extra: { attrs: cpu.extra.attrs, children } };
 }
 
+/** The order libvirt writes `<features>` in (virDomainFeature). */
+const FEATURE_ORDER = [
+  'acpi', 'apic', 'pae', 'hap', 'viridian', 'privnet', 'hyperv', 'kvm', 'pvspinlock', 'capabilities', 'pmu', 'vmport',
+  'gic', 'smm', 'ioapic', 'hpt', 'vmcoreinfo', 'htm', 'nested-hv', 'msrs', 'ccf-assist', 'xen', 'cfpc', 'sbbc', 'ibs',
+  'tcg', 'async-teardown',
+];
+export function sortFeatures(features: readonly XElement[]): XElement[] {
+  const rank = (f: XElement): number => (f.ns === null && FEATURE_ORDER.includes(f.local) ? FEATURE_ORDER.indexOf(f.local) : FEATURE_ORDER.length);
+  return features.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map((x) => x.f);
+}
+
 /** `<hyperv>` is libvirt's 'custom' mode unless it says otherwise; its mode comes first. */
 function featureDefaults(f: XElement): XElement {
   if (f.ns !== null || f.local !== 'hyperv' || f.attrs.some((a) => a.name === 'mode')) return f;
@@ -143,7 +155,7 @@ export function topLevelDefaults(def: DomainDef, caps: DefineCaps, resolveAliase
     clock: def.clock ?? { offset: 'utc', extra: NO_EXTRA },
   };
   if (cpu) out.cpu = canonicalCpuChildren(cpu);
-  if (def.features) out.features = def.features.map(featureDefaults);
+  if (def.features) out.features = sortFeatures(def.features.map(featureDefaults));
   if (out.os.type === 'hvm' && out.os.boot.length === 0 && !hasDeviceBoot(out)) out.os = { ...out.os, boot: ['hd'] };
   return out;
 }
