@@ -5,16 +5,15 @@
  */
 import { mkdirSync } from 'node:fs';
 import { MpvirtError } from '../errors.js';
-import { applyDefineDefaults } from '../domainxml/defaults/index.js';
-import { assertSupported, formatDomainXml, parseDomainXml, withLiveState, withoutChannelState, withoutLiveState } from '../domainxml/index.js';
-import { applyAutoIsolation } from '../domainxml/auto-isolate.js';
+import { formatDomainXml, parseDomainXml, withLiveState } from '../domainxml/index.js';
 import type { DomainDef, OnCrashAction } from '../domainxml/model.js';
-import { CapsCache, assertMultiprocess } from '../emulator/caps-probe.js';
+import { CapsCache } from '../emulator/caps-probe.js';
 import { buildLaunchPlan } from '../emulator/launch-plan.js';
 import { renderNativeArgv } from '../emulator/native.js';
 import { readProcStat } from '../emulator/process.js';
 import type { DriverCore, DriverDirs, DriverTuning, Logger } from './core.js';
 import { diskByPath, readBlockInfo, readBlockInfoLive, type BlockInfo } from './block-info.js';
+import { prepareDefinition, withLoadDefaults } from './definition.js';
 import { DisplayPorts } from './display-ports.js';
 import { monitorForDisk, updateDeviceFlags } from './media.js';
 import { DomainList, DomainObject } from './domain-object.js';
@@ -104,7 +103,7 @@ export class QemuDriver implements DriverCore {
     );
     for (const d of domains) {
       try {
-        const obj = new DomainObject(parseDomainXml(d.xml), true);
+        const obj = new DomainObject(await withLoadDefaults(this, parseDomainXml(d.xml)), true);
         obj.autostart = d.autostart;
         this.domains.add(obj);
       } catch (e) {
@@ -203,25 +202,9 @@ export class QemuDriver implements DriverCore {
 
   // ------------------------------------------------------------ definitions
 
-  /** Parse, apply the isolation policy, validate and check what can run. */
-  async prepareDefinition(xml: string, validate: boolean): Promise<DomainDef> {
-    // dumpxml of a running domain may come back: its live-only parts are not definition
-    const parsed = withoutChannelState(withoutLiveState(parseDomainXml(xml, { validateSchema: validate })), this.dirs.stateDir);
-    const def = applyAutoIsolation(parsed, this.autoIsolate);
-    if (def !== parsed) parseDomainXml(formatDomainXml(def)); // the added placement obeys every rule too
-    assertSupported(def);
-    if (def.metadata?.remote?.processes.some((p) => p.onCrash === 'restart')) {
-      throw new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', "on-crash action 'restart' is not supported yet");
-    }
-    const caps = await this.caps.get(def.emulator ?? this.defaultEmulator);
-    if ((def.metadata?.remote?.processes.length ?? 0) > 0) assertMultiprocess(caps);
-    // libvirt's define-time defaults: machine type, controllers, addresses — the guest ABI is
-    // fixed here, once, not at every start
-    const full = applyDefineDefaults(def, caps, { newDomain: true });
-    assertSupported(full);
-    // everything the launch plan refuses is refused now, not at start
-    buildLaunchPlan(full, caps, { runDir: `${this.dirs.stateDir}/${def.name}` });
-    return full;
+  /** Parse, apply the isolation policy, validate and check what can run (definition.ts). */
+  prepareDefinition(xml: string, validate: boolean): Promise<DomainDef> {
+    return prepareDefinition(this, this.autoIsolate, xml, validate);
   }
 
   async defineXML(xml: string, opts: { validate?: boolean } = {}): Promise<DomainObject> {

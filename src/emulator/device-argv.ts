@@ -4,7 +4,7 @@
  * Pure functions of the definition; every user string goes through JSON or
  * escapeOptValue.
  */
-import { unsupportedConfig } from '../errors.js';
+import { MpvirtError, unsupportedConfig } from '../errors.js';
 import type { ControllerDef, DiskDef, DomainDef } from '../domainxml/model.js';
 import { controllerAlias, diskAlias } from '../domainxml/aliases.js';
 import { diskNameToIndex } from '../domainxml/defaults/drive-addresses.js';
@@ -138,7 +138,7 @@ export function diskArgs(def: DomainDef, disk: DiskDef, n: number, machineIsQ35:
   } else if (bus === 'virtio') {
     if (cdrom) throw unsupportedConfig(`disk '${disk.target.dev}': a cdrom cannot be on the virtio bus`);
     deviceId = disk.alias ?? diskAlias(disk, def)!;
-    dev = { driver: 'virtio-blk-pci', ...pciPlacement(disk.address, machineIsQ35), ...common, id: deviceId };
+    dev = { driver: 'virtio-blk-pci', ...pciPlacement(disk.address, machineIsQ35, `disk '${disk.target.dev}'`), ...common, id: deviceId };
   } else {
     throw unsupportedConfig(`disk bus '${bus}' is not supported`);
   }
@@ -146,9 +146,15 @@ export function diskArgs(def: DomainDef, disk: DiskDef, n: number, machineIsQ35:
   return { argv, ...(nodeName ? { nodeName } : {}), deviceId };
 }
 
-/** bus/addr for a device with an explicit `<address type='pci'>`; empty otherwise (QEMU picks). */
-export function pciPlacement(address: DiskDef['address'], machineIsQ35: boolean): Json {
-  if (!address || address.type !== 'pci') return {};
+/**
+ * bus/addr of a PCI device from its `<address type='pci'>`. Every PCI device has one: define,
+ * create and loading a stored definition fill them in (libvirt's rules), and the argv only
+ * reads them — a device without one is refused rather than left to QEMU to place.
+ */
+export function pciPlacement(address: DiskDef['address'], machineIsQ35: boolean, what: string): Json {
+  if (!address || address.type !== 'pci') {
+    throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `${what} has no PCI address; its definition must be defined again to get one`);
+  }
   const bus = addressField(address, 'bus') ?? 0;
   const slot = addressField(address, 'slot') ?? 0;
   const fn = addressField(address, 'function') ?? 0;
@@ -169,7 +175,8 @@ const USB_MODELS: Readonly<Record<string, string>> = {
 /** -device for a controller that QEMU does not provide by itself; [] for implicit ones. */
 export function controllerArgs(c: ControllerDef, machineIsQ35: boolean): string[] {
   const id = controllerId(c, machineIsQ35);
-  const at = pciPlacement(c.address, machineIsQ35);
+  // the machine's own controllers (PCI roots, q35's SATA, pc's IDE/floppy) have no PCI address
+  const at = (): Json => pciPlacement(c.address, machineIsQ35, `controller ${c.type} ${i}`);
   const i = c.index ?? 0;
   const targetAttr = (name: string): number | undefined => {
     const t = c.extra.children.find((x) => x.local === 'target');
@@ -179,13 +186,13 @@ export function controllerArgs(c: ControllerDef, machineIsQ35: boolean): string[
   switch (c.type) {
     case 'scsi': {
       const driver = c.model === 'virtio-scsi' ? 'virtio-scsi-pci' : 'lsi';
-      return ['-device', jsonArg({ driver, id, ...at })];
+      return ['-device', jsonArg({ driver, id, ...at() })];
     }
     case 'usb': {
       if (c.model === 'none') return [];
       const driver = USB_MODELS[c.model ?? (machineIsQ35 ? 'qemu-xhci' : 'piix3-uhci')];
       if (!driver) throw unsupportedConfig(`USB controller model '${c.model}' is not supported`);
-      return ['-device', jsonArg({ driver, id, ...at })];
+      return ['-device', jsonArg({ driver, id, ...at() })];
     }
     case 'pci':
       switch (c.model) {
@@ -194,16 +201,16 @@ export function controllerArgs(c: ControllerDef, machineIsQ35: boolean): string[
         case 'pcie-root':
           return [];
         case 'pcie-root-port':
-          return ['-device', jsonArg({ driver: 'pcie-root-port', port: targetAttr('port') ?? 0x10 + i, chassis: targetAttr('chassis') ?? i, id, bus: 'pcie.0', ...at })];
+          return ['-device', jsonArg({ driver: 'pcie-root-port', port: targetAttr('port') ?? 0x10 + i, chassis: targetAttr('chassis') ?? i, id, bus: 'pcie.0', ...at() })];
         case 'pcie-to-pci-bridge':
-          return ['-device', jsonArg({ driver: 'pcie-pci-bridge', id, bus: 'pcie.0', ...at })];
+          return ['-device', jsonArg({ driver: 'pcie-pci-bridge', id, bus: 'pcie.0', ...at() })];
         case 'pci-bridge':
-          return ['-device', jsonArg({ driver: 'pci-bridge', chassis_nr: targetAttr('chassisNr') ?? i, id, bus: 'pci.0', ...at })];
+          return ['-device', jsonArg({ driver: 'pci-bridge', chassis_nr: targetAttr('chassisNr') ?? i, id, bus: 'pci.0', ...at() })];
         default:
           throw unsupportedConfig(`PCI controller model '${c.model}' is not supported`);
       }
     case 'sata':
-      return i === 0 && machineIsQ35 ? [] : ['-device', jsonArg({ driver: 'ich9-ahci', id, ...at })];
+      return i === 0 && machineIsQ35 ? [] : ['-device', jsonArg({ driver: 'ich9-ahci', id, ...at() })];
     case 'ide':
       // the pc machine's PIIX3 IDE is built in; q35 has none (libvirt refuses it too)
       if (i === 0 && !machineIsQ35) return [];

@@ -130,7 +130,7 @@ export function videoArgs(def: DomainDef, q35: boolean): string[] {
   return videos.flatMap((v, i) => {
     const primary = v.modelExtra.attrs.some((a) => a.name === 'primary' && a.value === 'yes') || (i === 0 && !videos.some((x) => x.modelExtra.attrs.some((a) => a.name === 'primary')));
     const dev = videoDevice(v, primary);
-    const placement = dev.driver === 'ramfb' ? {} : pciPlacement(v.address, q35);
+    const placement = dev.driver === 'ramfb' ? {} : pciPlacement(v.address, q35, `video ${i}`);
     return ['-device', jsonArg({ ...dev, id: v.alias ?? `video${i}`, ...placement })];
   });
 }
@@ -143,7 +143,7 @@ export function soundArgs(def: DomainDef, q35: boolean): string[] {
     const driver = SOUND_MODELS[model];
     if (!driver) throw unsupportedConfig(`sound model '${model}' is not supported`);
     const id = attr(child(s.element, 'alias') ?? s.element, 'name') ?? `sound${i}`;
-    const placement = pciPlacement(addressOf(s), q35);
+    const placement = pciPlacement(addressOf(s), q35, `sound ${i}`);
     const hda = model === 'ich6' || model === 'ich9';
     if (!hda) return ['-device', jsonArg({ driver, id, audiodev, ...placement })];
     const codecs = elementChildren(s.element).filter((c) => c.name === 'codec');
@@ -181,7 +181,7 @@ export function inputArgs(def: DomainDef, q35: boolean): string[] {
     if (!driver) throw unsupportedConfig(`input device type '${d.type}' on bus '${d.bus}' is not supported`);
     const n = def.devices.filter((x) => x.kind === 'input').indexOf(d);
     const id = d.alias ?? `input${n}`;
-    argv.push('-device', jsonArg(d.bus === 'usb' ? { driver, id, bus: usbBus(def, d), port: usbPort(d) } : { driver, id, ...pciPlacement(d.address, q35) }));
+    argv.push('-device', jsonArg(d.bus === 'usb' ? { driver, id, bus: usbBus(def, d), port: usbPort(d) } : { driver, id, ...pciPlacement(d.address, q35, `input ${id}`) }));
   });
   return argv;
 }
@@ -204,7 +204,7 @@ export function watchdogArgs(def: DomainDef, q35: boolean): string[] {
   dogs.forEach((w, i) => {
     const model = attr(w.element, 'model');
     const id = attr(child(w.element, 'alias') ?? w.element, 'name') ?? `watchdog${i}`;
-    if (model === 'i6300esb') argv.push('-device', jsonArg({ driver: 'i6300esb', id, ...pciPlacement(addressOf(w), q35) }));
+    if (model === 'i6300esb') argv.push('-device', jsonArg({ driver: 'i6300esb', id, ...pciPlacement(addressOf(w), q35, `watchdog ${i}`) }));
     else if (model === 'ib700') argv.push('-device', jsonArg({ driver: 'ib700', id }));
     else throw unsupportedConfig(`watchdog model '${model}' is not supported`);
   });

@@ -31,7 +31,7 @@ const raws = (def: DomainDef, name: string): RawDevice[] =>
 
 /** The virtio-serial controllers. */
 export function virtioSerialControllerArgs(c: ControllerDef, q35: boolean): string[] {
-  return ['-device', jsonArg({ driver: 'virtio-serial-pci', id: c.alias ?? `virtio-serial${c.index ?? 0}`, ...pciPlacement(c.address, q35) })];
+  return ['-device', jsonArg({ driver: 'virtio-serial-pci', id: c.alias ?? `virtio-serial${c.index ?? 0}`, ...pciPlacement(c.address, q35, `controller virtio-serial ${c.index ?? 0}`) })];
 }
 
 /** Where a unix channel's socket is when the definition names none (libvirt picks one too). */
@@ -84,7 +84,7 @@ export function rngArgs(def: DomainDef, q35: boolean): string[] {
     } else {
       throw unsupportedConfig(`rng backend model '${model}' is not supported`);
     }
-    argv.push('-device', jsonArg({ driver: 'virtio-rng-pci', rng: obj, id: `rng${i}`, ...pciPlacement(addressOf(r), q35) }));
+    argv.push('-device', jsonArg({ driver: 'virtio-rng-pci', rng: obj, id: `rng${i}`, ...pciPlacement(addressOf(r), q35, `rng ${i}`) }));
   });
   return argv;
 }

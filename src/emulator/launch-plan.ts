@@ -75,7 +75,7 @@ function nicArgs(nic: InterfaceDef, i: number, q35: boolean): string[] {
   const netdev = `hostnet${i}`;
   return [
     '-netdev', jsonArg({ type: 'user', id: netdev }),
-    '-device', jsonArg({ driver, netdev, id: nic.alias ?? `net${i}`, mac: nic.mac, bootindex: nic.bootOrder, ...pciPlacement(nic.address, q35) }),
+    '-device', jsonArg({ driver, netdev, id: nic.alias ?? `net${i}`, mac: nic.mac, bootindex: nic.bootOrder, ...pciPlacement(nic.address, q35, `interface ${i}`) }),
   ];
 }
 
@@ -147,18 +147,11 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
   for (const c of [...pci, ...ctrls.filter((c) => c.type !== 'pci')]) {
     argv.push(...(c.type === 'virtio-serial' ? virtioSerialControllerArgs(c, machine.q35) : controllerArgs(c, machine.q35)));
   }
-  remotes.forEach((r, i) => {
-    // the proxy stands where the controller it serves is defined (the guest sees that slot); a
-    // definition without an address gets its own hot-pluggable root port (q35) or the pc root bus
+  for (const r of remotes) {
+    // the proxy stands where the controller it serves is defined: the guest sees that slot
     const ctrl = def.devices.find((d): d is ControllerDef => d.kind === 'controller' && d.alias === r.alias);
-    if (ctrl?.address?.type === 'pci') {
-      argv.push('-device', jsonArg({ driver: 'x-pci-proxy-dev', id: r.alias, fd: String(r.mainLinkFd), ...pciPlacement(ctrl.address, machine.q35) }));
-      return;
-    }
-    const bus = machine.q35 ? `mpvirt-rp-${r.rid}` : 'pci.0';
-    if (machine.q35) argv.push('-device', jsonArg({ driver: 'pcie-root-port', port: 0xe0 + i, chassis: 200 + i, id: bus, bus: 'pcie.0' }));
-    argv.push('-device', jsonArg({ driver: 'x-pci-proxy-dev', id: r.alias, fd: String(r.mainLinkFd), bus }));
-  });
+    argv.push('-device', jsonArg({ driver: 'x-pci-proxy-dev', id: r.alias, fd: String(r.mainLinkFd), ...pciPlacement(ctrl?.address, machine.q35, `controller '${r.alias}'`) }));
+  }
   argv.push(...floppyControllerArgs(def, machine.q35));
   const remoteDisks = new Set(remotes.flatMap((r) => r.disks));
   for (const d of def.devices) {
@@ -174,7 +167,7 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
   argv.push(...redirdevArgs(def), ...watchdogArgs(def, machine.q35));
   for (const d of def.devices) {
     if (d.kind === 'memballoon' && d.model === 'virtio') {
-      argv.push('-device', jsonArg({ driver: 'virtio-balloon-pci', id: d.alias ?? 'balloon0', ...pciPlacement(d.address, machine.q35) }));
+      argv.push('-device', jsonArg({ driver: 'virtio-balloon-pci', id: d.alias ?? 'balloon0', ...pciPlacement(d.address, machine.q35, 'memballoon') }));
     }
   }
   argv.push(...rngArgs(def, machine.q35));

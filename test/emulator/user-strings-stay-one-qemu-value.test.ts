@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseDomainXml } from '../../src/domainxml/index.js';
+import { applyDefineDefaults } from '../../src/domainxml/defaults/index.js';
+import { parseDomainXml, type DomainDef } from '../../src/domainxml/index.js';
 import type { QemuCaps } from '../../src/emulator/caps.js';
 import { buildLaunchPlan } from '../../src/emulator/launch-plan.js';
 import { optList } from '../../src/emulator/qemu-args.js';
@@ -14,6 +15,8 @@ import { optList } from '../../src/emulator/qemu-args.js';
 const caps: QemuCaps = JSON.parse(
   readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'emulator', 'caps-qemu-7.2.json'), 'utf8'),
 );
+/** A domain as define stores it (every device at its address). */
+const defined = (xml: string): DomainDef => applyDefineDefaults(parseDomainXml(xml), caps, { newDomain: true });
 
 /** QEMU's QemuOpts splitting: ',' separates, ',,' is a literal comma. */
 function splitQemuOpts(s: string): string[] {
@@ -55,7 +58,7 @@ const optionAfter = (argv: string[], flag: string, startsWith: string): string =
 
 describe('user strings in QEMU options', () => {
   it('a disk path that looks like extra options stays the filename', () => {
-    const def = parseDomainXml(domain('web', '/tmp/a,file.driver=ssh,b.img', '/var/log/s.log'));
+    const def = defined(domain('web', '/tmp/a,file.driver=ssh,b.img', '/var/log/s.log'));
     const plan = buildLaunchPlan(def, caps, { runDir: '/run/mpvirt/qemu/web' });
     const blockdev = JSON.parse(optionAfter(plan.remotes[0]!.argv, '-blockdev', '{"driver":"file"'));
     expect(blockdev.filename).toBe('/tmp/a,file.driver=ssh,b.img');
@@ -63,7 +66,7 @@ describe('user strings in QEMU options', () => {
   });
 
   it('a name with commas stays the guest name and the socket path stays one path', () => {
-    const def = parseDomainXml(domain('web,debug-threads=off,x', '/img.raw', '/var/log/a,path=/etc/passwd'));
+    const def = defined(domain('web,debug-threads=off,x', '/img.raw', '/var/log/a,path=/etc/passwd'));
     const plan = buildLaunchPlan(def, caps, { runDir: '/run/mpvirt/qemu/web,x' });
     const name = splitQemuOpts(optionAfter(plan.main.argv, '-name', 'guest='));
     expect(name).toEqual(['guest=web,debug-threads=off,x', 'debug-threads=on']);
@@ -86,7 +89,7 @@ describe('user strings in QEMU options', () => {
   it('property: JSON -blockdev carries any path as exactly the filename', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, unit: fc.constantFrom('a', ',', '=', '"', '{', '}', ':', '/', ' ', '\\') }), (p) => {
-        const def = parseDomainXml(domain('d', `/x/${p}`, '/s'));
+        const def = defined(domain('d', `/x/${p}`, '/s'));
         const plan = buildLaunchPlan(def, caps, { runDir: '/run/d' });
         expect(JSON.parse(optionAfter(plan.remotes[0]!.argv, '-blockdev', '{"driver":"file"')).filename).toBe(`/x/${p}`);
       }),

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, expect } from 'vitest';
+import { applyDefineDefaults } from '../../src/domainxml/defaults/index.js';
 import { parseDomainXml } from '../../src/domainxml/index.js';
 import type { QemuCaps } from '../../src/emulator/caps.js';
 import { buildLaunchPlan, type LaunchPlan } from '../../src/emulator/launch-plan.js';
@@ -106,7 +107,8 @@ export function createLaunchFixture(opts: LaunchFixtureOptions): LaunchFixture {
 
   async function launch(paths: { firmwareLog?: string } = {}): Promise<Launched> {
     const runDir = join(work, `run${runs++}`);
-    const plan = buildLaunchPlan(parseDomainXml(xml), caps, { ...paths, runDir });
+    // as define stores it: libvirt's defaults give every device its address
+    const plan = buildLaunchPlan(applyDefineDefaults(parseDomainXml(xml), caps, { newDomain: true }), caps, { ...paths, runDir });
     const l = await launchPlan(plan, runDir, { logFile: join(work, 'qemu.log') });
     plans.set(l, plan);
     launches.push(l);
