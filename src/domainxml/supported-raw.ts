@@ -84,11 +84,20 @@ function audio(el: XElement): string | undefined {
 
 const RAW_CHECKS: Readonly<Record<string, (el: XElement) => string | undefined>> = { rng, channel, sound, watchdog, redirdev, audio };
 
+/** What a device needs that mpvirt does not run, for the ones users meet most. */
+const NEEDS: Readonly<Record<string, string>> = {
+  hostdev: 'it passes a host device through, which mpvirt does not do',
+  tpm: 'it needs a TPM emulator (swtpm) or the host TPM, which mpvirt does not run',
+  filesystem: 'it needs a file system daemon (virtiofsd) or a 9p export, which mpvirt does not run',
+  smartcard: 'it needs a smartcard backend, which mpvirt does not run',
+};
+
 /** Why a verbatim device element cannot be run (undefined: it can). */
 export function rawDeviceProblem(el: XElement): string | undefined {
   const check = el.ns === null ? RAW_CHECKS[el.local] : undefined;
-  if (!check) return `device <${el.name}${attr(el, 'type') ? ` type='${attr(el, 'type')}'` : ''}> is not supported`;
-  return check(el);
+  if (check) return check(el);
+  const why = el.ns === null ? NEEDS[el.local] : undefined;
+  return `device <${el.name}${attr(el, 'type') ? ` type='${attr(el, 'type')}'` : ''}> is not supported${why ? `: ${why}` : ''}`;
 }
 
 /** Why a `<features>` child cannot be run, for the ones that carry settings. */

@@ -20,10 +20,10 @@ describe('findUnsupported', () => {
     const xml = base("<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='1' slot='0' function='0'/></source></hostdev>");
     const def = parseDomainXml(xml);
     expect(findUnsupported(def)).toEqual([
-      { path: '/domain/devices/hostdev', reason: "device <hostdev type='pci'> is not supported" },
+      { path: '/domain/devices/hostdev', reason: "device <hostdev type='pci'> is not supported: it passes a host device through, which mpvirt does not do" },
     ]);
     expect(() => assertSupported(def)).toThrow(
-      "unsupported configuration: device <hostdev type='pci'> is not supported (/domain/devices/hostdev)",
+      "unsupported configuration: device <hostdev type='pci'> is not supported: it passes a host device through, which mpvirt does not do (/domain/devices/hostdev)",
     );
     expect(formatDomainXml(def)).toContain("<hostdev mode='subsystem' type='pci'>");
   });

@@ -85,7 +85,7 @@ describe('definitions', () => {
     const driver = await h.driver();
     await expect(
       driver.defineXML(h.xml('hostdev', { uuid: '33333333-0000-0000-0000-000000000005' }).replace('</devices>', "<hostdev mode='subsystem' type='pci'/></devices>")),
-    ).rejects.toThrow("unsupported configuration: device <hostdev type='pci'> is not supported (/domain/devices/hostdev)");
+    ).rejects.toThrow("unsupported configuration: device <hostdev type='pci'> is not supported: it passes a host device through, which mpvirt does not do (/domain/devices/hostdev)");
     await expect(driver.defineXML(h.xml('restart', { onCrash: 'restart', uuid: '33333333-0000-0000-0000-000000000006' }))).rejects.toThrow(
       "unsupported configuration: on-crash action 'restart' is not supported yet",
     );
