@@ -4,48 +4,25 @@
 // — change-media --insert/--eject/--update with --live/--config, domblkinfo of every disk, and
 // their errors — must print the same, leave the same live and persistent XML, and on mpvirtd
 // really change the medium in the process that serves the drive (the remote's for the SCSI one).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RpcHarness, VIRSH } from '../rpc/harness.js';
-import { startPrivateLibvirtd, type PrivateLibvirtd } from './private-libvirtd.js';
+import { describe, expect, it } from 'vitest';
+import { sideBySide, type VirshOut as Out } from './side-by-side.js';
 
-const r = new RpcHarness();
-let lv: PrivateLibvirtd;
-let work: string;
+// mpvirtd does not label images yet (the jail issue): libvirt's remembered-owner xattrs would add
+// a block to every image it runs, so its daemon runs without them here
+const sb = sideBySide('media', { qemuConf: ['remember_owner = 0'] });
+const { theirs, ours } = sb;
 const NAME = 'media1';
 
-beforeAll(async () => {
-  await r.start();
-  work = mkdtempSync(join(tmpdir(), 'mpvirt-media-'));
-  // mpvirtd does not label images yet (the jail issue): libvirt's remembered-owner xattrs would
-  // add a block to every image it runs, so its daemon runs without them here
-  lv = await startPrivateLibvirtd(join(work, 'lv'), { qemuConf: ['remember_owner = 0'] });
-}, 300_000);
-afterAll(async () => {
-  await lv?.stop();
-  await r.cleanup();
-  rmSync(work, { recursive: true, force: true });
-}, 60_000);
-
-interface Out { code: number; stdout: string; stderr: string }
-const theirs = (...args: string[]): Out => {
-  const p = spawnSync(VIRSH, ['-c', lv.uri, ...args], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C', HOME: work } });
-  return { code: p.status ?? -1, stdout: p.stdout, stderr: p.stderr };
-};
-const ours = async (...args: string[]): Promise<Out> => {
-  const { code, stdout, stderr } = await r.virsh(args);
-  return { code, stdout, stderr };
-};
 /** One disk's element in a domain XML, by its target. */
 function diskBlock(xml: string, dev: string): string {
   return (xml.match(/<disk [\s\S]*?<\/disk>/g) ?? []).find((b) => b.includes(`<target dev='${dev}'`)) ?? '';
 }
 
 function image(name: string, size: string, format = 'raw'): string {
-  const p = join(work, name);
+  const p = join(sb.work, name);
   execFileSync('qemu-img', ['create', '-q', '-f', format, p, size]);
   return p;
 }
@@ -70,7 +47,7 @@ describe('change-media and domblkinfo on mpvirtd and on libvirtd', () => {
     <disk type='file' device='cdrom'><target dev='sdc' bus='scsi'/><readonly/></disk>
   </devices>
 </domain>`;
-    const file = join(work, 'media1.xml');
+    const file = join(sb.work, 'media1.xml');
     writeFileSync(file, xml);
     // the same commands on each daemon in turn (one QEMU at a time holds the images' locks)
     const session = async (virsh: (...args: string[]) => Out | Promise<Out>): Promise<{ transcript: string[]; live: string; cfg: string }> => {
@@ -103,7 +80,7 @@ describe('change-media and domblkinfo on mpvirtd and on libvirtd', () => {
       await run('change-media', NAME, 'sdb', '--eject');
       // refusals: a fixed disk, a missing image, no such drive
       await run('change-media', NAME, 'sda', iso2, '--update');
-      await run('change-media', NAME, 'sdb', join(work, 'missing.iso'), '--insert');
+      await run('change-media', NAME, 'sdb', join(sb.work, 'missing.iso'), '--insert');
       await run('change-media', NAME, 'sdz', iso1, '--insert');
       return { transcript, live: (await virsh('dumpxml', NAME)).stdout, cfg: (await virsh('dumpxml', '--inactive', NAME)).stdout };
     };

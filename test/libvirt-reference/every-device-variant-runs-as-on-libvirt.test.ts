@@ -4,28 +4,13 @@
 // XML (apart from what differs by nature between two daemons, compare.ts), and errors where
 // libvirt refuses a variant. On mpvirtd each variant really runs in QEMU 7.2 under TCG.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RpcHarness, VIRSH } from '../rpc/harness.js';
+import { describe, expect, it } from 'vitest';
 import { comparableLive, KNOWN_LIVE_DIFFERENCES, withoutIsolation } from './compare.js';
-import { startPrivateLibvirtd, type PrivateLibvirtd } from './private-libvirtd.js';
+import { sideBySide, type VirshOut as Out } from './side-by-side.js';
 
-const r = new RpcHarness();
-let lv: PrivateLibvirtd;
-let work: string;
-
-beforeAll(async () => {
-  await r.start();
-  work = mkdtempSync(join(tmpdir(), 'mpvirt-variants-'));
-  lv = await startPrivateLibvirtd(join(work, 'lv'));
-}, 300_000);
-afterAll(async () => {
-  await lv?.stop();
-  await r.cleanup();
-  rmSync(work, { recursive: true, force: true });
-}, 60_000);
+const sb = sideBySide('variants');
 
 interface Variant {
   label: string;
@@ -96,18 +81,16 @@ function domainXml(name: string, v: Variant, files: Record<string, string>): str
 </domain>`;
 }
 
-interface Out { code: number; stdout: string; stderr: string }
-
 describe('every device variant on mpvirtd and on libvirtd', () => {
   for (const v of VARIANTS) {
     it(`${v.label}: the same definition, live XML and errors as libvirt's`, async () => {
       const name = `var-${VARIANTS.indexOf(v)}`;
       const files: Record<string, string> = {};
       for (const [k, size] of [['DISK', '8M'], ['ISO', '1M'], ['FLOPPY', '1440K']] as const) {
-        files[k] = join(work, `${name}-${k.toLowerCase()}.img`);
+        files[k] = join(sb.work, `${name}-${k.toLowerCase()}.img`);
         spawnSync('truncate', ['-s', size, files[k]!]);
       }
-      const file = join(work, `${name}.xml`);
+      const file = join(sb.work, `${name}.xml`);
       writeFileSync(file, domainXml(name, v, files));
       let qmpReply = '';
       const session = async (virsh: (args: string[]) => Out | Promise<Out>, qmp = false): Promise<string[]> => {
@@ -129,11 +112,8 @@ describe('every device variant on mpvirtd and on libvirtd', () => {
         await step('undefine', name);
         return t;
       };
-      const theirs = await session((args) => {
-        const p = spawnSync(VIRSH, ['-c', lv.uri, ...args], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C', HOME: work } });
-        return { code: p.status ?? -1, stdout: p.stdout, stderr: p.stderr };
-      });
-      const ours = await session((args) => r.virsh(args), true);
+      const theirs = await session((args) => sb.theirs(...args));
+      const ours = await session((args) => sb.ours(...args), true);
       expect(ours.join('\n')).toBe(theirs.join('\n'));
       if (v.qmp) expect(qmpReply).toContain(v.qmp[1]);
       if (theirs.some((t) => t.startsWith(`$ virsh dumpxml ${name}`))) {

@@ -8,32 +8,22 @@
 // the documents are rewritten to type 'qemu' with a named CPU model before either daemon sees
 // them.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RpcHarness, VIRSH } from '../rpc/harness.js';
+import { describe, expect, it } from 'vitest';
 import { comparableLive, KNOWN_LIVE_DIFFERENCES, withoutIsolation, withoutKnownDifferences } from './compare.js';
-import { startPrivateLibvirtd, type PrivateLibvirtd } from './private-libvirtd.js';
+import { sideBySide } from './side-by-side.js';
 
 const VIRT_INSTALL = '/usr/bin/virt-install';
-const r = new RpcHarness();
-let lv: PrivateLibvirtd;
-let work: string;
+const sb = sideBySide('vi');
+const r = sb.r;
 
-beforeAll(async () => {
-  await r.start();
-  work = mkdtempSync(join(tmpdir(), 'mpvirt-vi-'));
-  lv = await startPrivateLibvirtd(join(work, 'lv'));
-}, 300_000);
-afterAll(async () => {
-  await lv?.stop();
-  await r.cleanup();
-  rmSync(work, { recursive: true, force: true });
-}, 60_000);
-
-const lvVirsh = (...args: string[]): string =>
-  execFileSync(VIRSH, ['-c', lv.uri, ...args], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C', HOME: work } });
+/** virsh against libvirt's daemon; its stdout, and an exception if it fails. */
+const lvVirsh = (...args: string[]): string => {
+  const o = sb.theirs(...args);
+  if (o.code !== 0) throw new Error(`virsh ${args.join(' ')}: ${o.stderr}`);
+  return o.stdout;
+};
 
 /** A guest as virt-install writes it, with the options a template adds to the common ones. */
 interface Template {
@@ -60,9 +50,9 @@ const TEMPLATES: Template[] = [
 
 function virtInstall(name: string, t: Template, disk: string): string {
   const xml = execFileSync(VIRT_INSTALL, [
-    '--connect', lv.uri, '--print-xml', '--osinfo', t.osinfo, '--import', '--name', name, '--memory', '256', '--vcpus', '1',
+    '--connect', sb.lv.uri, '--print-xml', '--osinfo', t.osinfo, '--import', '--name', name, '--memory', '256', '--vcpus', '1',
     ...t.options(disk), '--network', 'none', '--noautoconsole',
-  ], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C', HOME: work } });
+  ], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C', HOME: sb.work } });
   // TCG here: kvm → qemu, host-passthrough → a named model
   return xml.replace('<domain type="kvm">', '<domain type="qemu">').replace('<cpu mode="host-passthrough"/>', '<cpu mode="custom"><model>qemu64</model></cpu>');
 }
@@ -74,11 +64,11 @@ describe('virt-install guests on mpvirtd and on libvirtd', () => {
   for (const t of TEMPLATES) {
     it(`a ${t.label} guest defines as libvirt defines it, starts, and runs with libvirt's live XML`, async () => {
       const name = `vi-${t.label.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
-      const disk = join(work, `${name}.img`);
+      const disk = join(sb.work, `${name}.img`);
       writeFileSync(disk, Buffer.alloc(0));
       execFileSync('truncate', ['-s', '16M', disk]);
       const xml = virtInstall(name, t, disk);
-      const file = join(work, `${name}.xml`);
+      const file = join(sb.work, `${name}.xml`);
       writeFileSync(file, xml);
 
       lvVirsh('define', file);
@@ -87,8 +77,8 @@ describe('virt-install guests on mpvirtd and on libvirtd', () => {
       const theirLive = lvVirsh('dumpxml', name);
       lvVirsh('destroy', name);
       // what libvirt keeps when its own live XML comes back to define (tools do this)
-      writeFileSync(join(work, `${name}.lvlive.xml`), theirLive);
-      lvVirsh('define', join(work, `${name}.lvlive.xml`));
+      writeFileSync(join(sb.work, `${name}.lvlive.xml`), theirLive);
+      lvVirsh('define', join(sb.work, `${name}.lvlive.xml`));
       const theirsRedefined = lvVirsh('dumpxml', '--inactive', name);
       lvVirsh('undefine', name);
 
@@ -108,8 +98,8 @@ describe('virt-install guests on mpvirtd and on libvirtd', () => {
       console.log(`${t.label}: live XML compared without ${KNOWN_LIVE_DIFFERENCES.map(([what]) => what).join(', ')} (not yet in mpvirt)`);
       expect(comparableLive(withoutIsolation(ourLive.replace("<alias name='ua-scsi0'/>", "<alias name='scsi0'/>")))).toBe(comparableLive(theirLive));
       // a define of that live XML keeps what libvirt's keeps of its own, and no live state
-      writeFileSync(join(work, `${name}.live.xml`), ourLive);
-      const redefine = await r.run('define', join(work, `${name}.live.xml`));
+      writeFileSync(join(sb.work, `${name}.live.xml`), ourLive);
+      const redefine = await r.run('define', join(sb.work, `${name}.live.xml`));
       expect(redefine.stderr).toBe('');
       const oursRedefined = withoutIsolation((await r.virsh(['dumpxml', '--inactive', name])).stdout);
       expect(withoutKnownDifferences(oursRedefined)).toBe(withoutKnownDifferences(theirsRedefined));
