@@ -13,6 +13,8 @@
  *     the main QEMU greets ~10 ms before it can execute a command.
  *   - floor, parallel: both spawned at once, until the main monitor greets
  *   - bare kill: SIGTERM both, until both are reaped
+ *   - the same driver.start() with jails off (jailIds: null), to see what the per-process
+ *     credentials cost (docs/security.md)
  *
  *   npm run build && node bench/driver-start-destroy.mjs [--runs N] [--json]
  */
@@ -20,13 +22,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { benchXml, greet, importDist, machine, makeWork, now, reaped, runsArg, stats } from './lib.mjs';
+import { benchXml, definedPlan, greet, importDist, planFds, machine, makeWork, now, reaped, runsArg, stats } from './lib.mjs';
 
 const { QemuDriver } = await importDist('driver/driver.js');
-const { parseDomainXml } = await importDist('index.js');
-const { buildLaunchPlan } = await importDist('emulator/launch-plan.js');
 const { socketpair, closeFd } = await importDist('emulator/unixfd.js');
-
 const args = process.argv.slice(2);
 const runs = runsArg(args, 20);
 const asJson = args.includes('--json');
@@ -68,9 +67,14 @@ const driver = new QemuDriver({
 });
 await driver.init();
 const dom = await driver.defineXML(xml);
+const unjailed = new QemuDriver({
+  configDir: path.join(work, 'etc2'), stateDir: path.join(work, 'run2'), logDir: path.join(work, 'log2'), capsCacheDir: path.join(work, 'caps'), jailIds: null,
+});
+await unjailed.init();
+const dom2 = await unjailed.defineXML(xml);
 const caps = await driver.caps.get('/usr/bin/qemu-system-x86_64');
 
-const start = [], destroy = [], floorSerial = [], floorParallel = [], bareKill = [];
+const start = [], startNoJail = [], destroy = [], floorSerial = [], floorParallel = [], bareKill = [];
 for (let i = 0; i < runs + 2; i++) {
   const ts = now();
   await driver.start(dom);
@@ -78,17 +82,25 @@ for (let i = 0; i < runs + 2; i++) {
   const startMs = t1 - ts;
   await driver.destroy(dom);
   const t2 = now();
+  const tj = now();
+  await unjailed.start(dom2);
+  const noJailMs = now() - tj;
+  await unjailed.destroy(dom2);
 
   const runDir = path.join(work, `bare${i}`);
   fs.mkdirSync(runDir, { recursive: true });
-  const plan = buildLaunchPlan(parseDomainXml(xml), caps, { runDir });
+  const plan = definedPlan(xml, caps, { runDir });
   let [a, b] = socketpair();
   const t0 = now();
-  const r = spawn(plan.remotes[0].binary, plan.remotes[0].argv, { stdio: ['ignore', 'ignore', 'ignore', a] });
+  let io = planFds(plan.remotes[0], a);
+  const r = spawn(plan.remotes[0].binary, plan.remotes[0].argv, { stdio: io.stdio });
   closeFd(a);
+  io.close();
   const rs = await rawQmp(plan.remotes[0].qmpPath, t0 + 10_000, ['qmp_capabilities']);
-  const m = spawn(plan.main.binary, plan.main.argv, { stdio: ['ignore', 'ignore', 'ignore', b] });
+  io = planFds(plan.main, b);
+  const m = spawn(plan.main.binary, plan.main.argv, { stdio: io.stdio });
   closeFd(b);
+  io.close();
   const ms = await rawQmp(plan.main.qmpPath, t0 + 10_000, ['qmp_capabilities', 'cont']);
   const t3 = now();
   rs.destroy();
@@ -100,13 +112,17 @@ for (let i = 0; i < runs + 2; i++) {
 
   const runDir2 = path.join(work, `par${i}`);
   fs.mkdirSync(runDir2, { recursive: true });
-  const plan2 = buildLaunchPlan(parseDomainXml(xml), caps, { runDir: runDir2 });
+  const plan2 = definedPlan(xml, caps, { runDir: runDir2 });
   [a, b] = socketpair();
   const t5 = now();
-  const r2 = spawn(plan2.remotes[0].binary, plan2.remotes[0].argv, { stdio: ['ignore', 'ignore', 'ignore', a] });
-  const m2 = spawn(plan2.main.binary, plan2.main.argv, { stdio: ['ignore', 'ignore', 'ignore', b] });
+  const io1 = planFds(plan2.remotes[0], a);
+  const io2 = planFds(plan2.main, b);
+  const r2 = spawn(plan2.remotes[0].binary, plan2.remotes[0].argv, { stdio: io1.stdio });
+  const m2 = spawn(plan2.main.binary, plan2.main.argv, { stdio: io2.stdio });
   closeFd(a);
   closeFd(b);
+  io1.close();
+  io2.close();
   await greet(plan2.main.qmpPath, t5 + 10_000);
   const t6 = now();
   m2.kill('SIGKILL');
@@ -114,12 +130,14 @@ for (let i = 0; i < runs + 2; i++) {
   await Promise.all([reaped(m2), reaped(r2)]);
   if (i < 2) continue; // warm-up
   start.push(startMs);
+  startNoJail.push(noJailMs);
   destroy.push(t2 - t1);
   floorSerial.push(t3 - t0);
   floorParallel.push(t6 - t5);
   bareKill.push(t4 - t3);
 }
 await driver.detach();
+await unjailed.detach();
 fs.rmSync(work, { recursive: true, force: true });
 
 const result = {
@@ -127,6 +145,7 @@ const result = {
   node: process.version,
   runs,
   driverStartMs: stats(start),
+  driverStartNoJailMs: stats(startNoJail),
   floorContractOrderMs: stats(floorSerial),
   floorParallelMs: stats(floorParallel),
   driverDestroyMs: stats(destroy),
@@ -137,10 +156,12 @@ else {
   const f = (s) => `${s.median.toFixed(1)} | ${s.min.toFixed(1)} | ${s.max.toFixed(1)}`;
   console.log(`# Driver start/destroy vs the bare floor (TCG), ${runs} runs\n\nmachine: ${result.machine}; node ${result.node}\n`);
   console.log('| measurement | median ms | min | max |\n|---|---:|---:|---:|');
-  console.log(`| driver.start() until running (booted) | ${f(result.driverStartMs)} |`);
+  console.log(`| driver.start() until running (booted), jailed | ${f(result.driverStartMs)} |`);
+  console.log(`| the same start, jails off (processes run as the daemon) | ${f(result.driverStartNoJailMs)} |`);
   console.log(`| floor, contract order: remote QMP ready, then main QMP ready + cont | ${f(result.floorContractOrderMs)} |`);
   console.log(`| reference: both spawned at once, until the main monitor greets | ${f(result.floorParallelMs)} |`);
   console.log(`| driver.destroy() until cleaned up | ${f(result.driverDestroyMs)} |`);
   console.log(`| bare SIGTERM of both until reaped | ${f(result.bareKillMs)} |`);
   console.log(`\nstart / contract-order floor: ${(result.driverStartMs.median / result.floorContractOrderMs.median).toFixed(2)}×`);
+  console.log(`jail cost per process (2 processes): ${((result.driverStartMs.median - result.driverStartNoJailMs.median) / 2).toFixed(1)} ms`);
 }

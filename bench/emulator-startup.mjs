@@ -15,10 +15,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { benchXml, greet, importDist, machine, makeWork, now, readCaps, reaped, runsArg, stats } from './lib.mjs';
+import { benchXml, definedPlan, greet, importDist, planFds, machine, makeWork, now, readCaps, reaped, runsArg, stats } from './lib.mjs';
 
-const { parseDomainXml } = await importDist('index.js');
-const { buildLaunchPlan } = await importDist('emulator/launch-plan.js');
 const { launchPlan, stopLaunched } = await importDist('remote/launch.js');
 const { socketpair, closeFd } = await importDist('emulator/unixfd.js');
 
@@ -33,10 +31,14 @@ async function bare(plan, runDir) {
   fs.mkdirSync(runDir, { recursive: true });
   const t0 = now();
   const [a, b] = socketpair();
-  const remote = spawn(plan.remotes[0].binary, plan.remotes[0].argv, { stdio: ['ignore', 'ignore', 'ignore', a] });
-  const main = spawn(plan.main.binary, plan.main.argv, { stdio: ['ignore', 'ignore', 'ignore', b] });
+  const rio = planFds(plan.remotes[0], a);
+  const mio = planFds(plan.main, b);
+  const remote = spawn(plan.remotes[0].binary, plan.remotes[0].argv, { stdio: rio.stdio });
+  const main = spawn(plan.main.binary, plan.main.argv, { stdio: mio.stdio });
   closeFd(a);
   closeFd(b);
+  rio.close();
+  mio.close();
   await greet(plan.main.qmpPath, t0 + 10_000, 2);
   const t = now() - t0;
   for (const p of [main, remote]) {
@@ -52,12 +54,12 @@ const total = [];
 const bareTotal = [];
 for (let i = 0; i < runs + 2; i++) {
   const runDir = path.join(work, `run${i}`);
-  const plan = buildLaunchPlan(parseDomainXml(xml), caps, { runDir });
+  const plan = definedPlan(xml, caps, { runDir });
   const t0 = now();
   const l = await launchPlan(plan, runDir, { logFile: path.join(work, 'bench.log') });
   const t1 = now();
   await stopLaunched(l, 1000);
-  const tb = await bare(buildLaunchPlan(parseDomainXml(xml), caps, { runDir: path.join(work, `bare${i}`) }), path.join(work, `bare${i}`));
+  const tb = await bare(definedPlan(xml, caps, { runDir: path.join(work, `bare${i}`) }), path.join(work, `bare${i}`));
   if (i < 2) continue; // warm-up
   total.push(t1 - t0);
   bareTotal.push(tb);
@@ -69,16 +71,20 @@ const { QmpClient } = await importDist('emulator/qmp.js');
 for (let i = 0; i < runs; i++) {
   const runDir = path.join(work, `pp${i}`);
   fs.mkdirSync(runDir, { recursive: true });
-  const plan = buildLaunchPlan(parseDomainXml(xml), caps, { runDir });
+  const plan = definedPlan(xml, caps, { runDir });
   const [a, b] = socketpair();
   let t0 = now();
-  const r = spawnQemu({ binary: plan.remotes[0].binary, argv: plan.remotes[0].argv, fdMap: [{ childFd: 3, source: a }], logFile: path.join(work, 'pp.log') });
+  const rio = planFds(plan.remotes[0], a);
+  const r = spawnQemu({ binary: plan.remotes[0].binary, argv: plan.remotes[0].argv, fdMap: rio.fdMap, logFile: path.join(work, 'pp.log') });
   closeFd(a);
+  rio.close();
   const rq = await QmpClient.connect(plan.remotes[0].qmpPath);
   remoteReady.push(now() - t0);
   t0 = now();
-  const m = spawnQemu({ binary: plan.main.binary, argv: plan.main.argv, fdMap: [{ childFd: 3, source: b }], logFile: path.join(work, 'pp.log') });
+  const mio = planFds(plan.main, b);
+  const m = spawnQemu({ binary: plan.main.binary, argv: plan.main.argv, fdMap: mio.fdMap, logFile: path.join(work, 'pp.log') });
   closeFd(b);
+  mio.close();
   const mq = await QmpClient.connect(plan.main.qmpPath);
   mainReady.push(now() - t0);
   mq.close();

@@ -64,3 +64,29 @@ export async function greet(sockPath, deadline, retryMs = 1) {
 
 /** resolves once a child_process child has exited */
 export const reaped = (p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', r)));
+
+const { parseDomainXml: parseXml } = await importDist('index.js');
+const { applyDefineDefaults } = await importDist('domainxml/defaults/index.js');
+const { buildLaunchPlan: planOf } = await importDist('emulator/launch-plan.js');
+const { openPlannedFds } = await importDist('remote/planned-fds.js');
+
+/** The launch plan of a document as define stores it (libvirt's defaults: every device at its address). */
+export function definedPlan(xml, caps, paths) {
+  return planOf(applyDefineDefaults(parseXml(xml), caps, { newDomain: true }), caps, paths);
+}
+
+/**
+ * What a bare spawn of a plan's process needs besides its link: the files the daemon opens and
+ * the sockets it binds for it, at their child fd numbers. `fdMap` for spawnQemu, `stdio` for
+ * node's spawn; `close()` the parent's copies after the spawn.
+ */
+export function planFds(proc, link, linkFd = 3) {
+  const opened = openPlannedFds(proc.files, proc.listeners);
+  const fdMap = [{ childFd: linkFd, source: link }, ...opened.entries];
+  const stdio = ['ignore', 'ignore', 'ignore'];
+  for (const e of fdMap) {
+    while (stdio.length <= e.childFd) stdio.push('ignore');
+    stdio[e.childFd] = e.source;
+  }
+  return { fdMap, stdio, close: opened.close };
+}

@@ -12,10 +12,8 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { benchXml, importDist, machine, makeWork, readCaps, runsArg, sleep, stats } from './lib.mjs';
+import { benchXml, definedPlan, importDist, machine, makeWork, readCaps, runsArg, sleep, stats } from './lib.mjs';
 
-const { parseDomainXml } = await importDist('index.js');
-const { buildLaunchPlan } = await importDist('emulator/launch-plan.js');
 const { launchPlan } = await importDist('remote/launch.js');
 const { QmpClient } = await importDist('emulator/qmp.js');
 const { RemoteSupervisor } = await importDist('remote/supervisor.js');
@@ -30,7 +28,7 @@ let n = 0;
 
 async function launch() {
   const runDir = path.join(work, `run${n++}`);
-  const plan = buildLaunchPlan(parseDomainXml(xml), caps, { runDir });
+  const plan = definedPlan(xml, caps, { runDir });
   const l = await launchPlan(plan, runDir, { logFile: path.join(work, 'qemu.log') });
   return { l, qmpPath: plan.remotes[0].qmpPath };
 }

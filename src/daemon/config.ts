@@ -15,6 +15,8 @@ export interface DaemonConfig {
   remoteHangDeadlineMs?: number;
   jobTimeoutMs?: number;
   logLimitBytes?: number;
+  /** [first, last] ids QEMU processes run as; null (`[]`): as the daemon's own user */
+  jailIds?: readonly [number, number] | null;
 }
 
 type ConfValue = string | number | ConfValue[];
@@ -51,6 +53,12 @@ const SETTINGS: Record<string, Setting> = {
   remote_hang_deadline_ms: int(1, 'remoteHangDeadlineMs'),
   job_timeout_ms: int(0, 'jobTimeoutMs'),
   log_limit_bytes: int(0, 'logLimitBytes'),
+  jail_ids: (v, bad) => {
+    if (Array.isArray(v) && v.length === 0) return { jailIds: null };
+    const ok = Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 1 && x < 0x7fffffff) && (v[0] as number) <= (v[1] as number);
+    if (!ok) throw bad('[first, last] ids with 1 <= first <= last < 2147483647, or [] to run QEMU as the daemon\'s user');
+    return { jailIds: [v[0] as number, v[1] as number] as const };
+  },
 };
 
 /**

@@ -222,6 +222,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ...(opts.defaultEmulator !== undefined && { defaultEmulator: opts.defaultEmulator }),
     ...(config.autoIsolate !== undefined && { autoIsolate: config.autoIsolate }),
     ...(config.autoIsolateOnCrash !== undefined && { autoIsolateOnCrash: config.autoIsolateOnCrash }),
+    ...(config.jailIds !== undefined && { jailIds: config.jailIds }),
     tuning,
     log,
   });

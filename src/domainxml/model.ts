@@ -185,6 +185,9 @@ export interface RemoteProcessLive {
   state?: string;
   /** the process's QMP socket */
   monitor?: string;
+  /** the unprivileged user and group it runs as */
+  uid?: number;
+  gid?: number;
 }
 
 export interface RemoteProcessDef {

@@ -255,10 +255,16 @@ function parseProcess(r: ElementReader): RemoteProcessDef {
   const pidText = r.attr('pid');
   const state = r.attr('state');
   const monitor = r.attr('monitor');
+  const id = (name: string): number | undefined => {
+    const v = r.attr(name);
+    return v === undefined ? undefined : parseUnsigned(v, { attr: name, element: r.el.name }, 0, 0xfffffffe);
+  };
   const live = {
     ...opt('pid', pidText === undefined ? undefined : parseUnsigned(pidText, { attr: 'pid', element: r.el.name }, 1, 0x7fffffff)),
     ...opt('state', state),
     ...opt('monitor', monitor),
+    ...opt('uid', id('uid')),
+    ...opt('gid', id('gid')),
   };
   if (rid === undefined) throw xmlError(`missing attribute 'rid' in <${r.el.name}>`, { where: `${r.path}/@rid` });
   const devices: string[] = [];

@@ -5,6 +5,7 @@
  */
 import type { CapsCache } from '../emulator/caps-probe.js';
 import type { DisplayPorts } from './display-ports.js';
+import type { JailIds } from './jail-ids.js';
 import type { DomainList } from './domain-object.js';
 import type { DriverEventBus } from './events.js';
 import type { DefinitionStore, StatusStore } from './persistence.js';
@@ -59,5 +60,9 @@ export interface DriverCore {
   readonly defaultEmulator: string;
   /** VNC/SPICE ports held by running domains */
   readonly displayPorts: DisplayPorts;
+  /** the ids QEMU processes run as; undefined: they run as the daemon's user (session mode) */
+  readonly jail: JailIds | undefined;
+  /** the host's kvm group, the gid of a KVM domain's main QEMU */
+  readonly kvmGid: number | undefined;
   allocateId(): number;
 }

@@ -5,6 +5,7 @@
  */
 import { MpvirtError } from '../errors.js';
 import type { DomainDef } from '../domainxml/model.js';
+import type { Credentials } from './jail-ids.js';
 import type { LaunchPlan } from '../emulator/launch-plan.js';
 import type { LogCap } from '../emulator/log-cap.js';
 import type { QmpClient } from '../emulator/qmp.js';
@@ -22,12 +23,14 @@ export interface RemoteRuntime {
   qmp: QmpClient;
   qmpPath: string;
   supervisor: RemoteSupervisor;
+  /** the uid/gid it runs as (jail-ids.ts); absent when it runs as the daemon's user */
+  credentials?: Credentials;
 }
 
 export interface DomainRuntime {
   runDir: string;
   plan?: LaunchPlan;
-  main: { handle: ProcessHandle; qmp: QmpClient; qmpPath: string };
+  main: { handle: ProcessHandle; qmp: QmpClient; qmpPath: string; credentials?: Credentials };
   remotes: RemoteRuntime[];
   /** set once a stop of any kind began: exits after this are expected */
   stopping: boolean;

@@ -15,6 +15,7 @@ import type { DriverCore, DriverDirs, DriverTuning, Logger } from './core.js';
 import { diskByPath, readBlockInfo, readBlockInfoLive, type BlockInfo } from './block-info.js';
 import { prepareDefinition, withLoadDefaults } from './definition.js';
 import { DisplayPorts } from './display-ports.js';
+import { DEFAULT_JAIL_IDS, JailIds, kvmGroupId } from './jail-ids.js';
 import { monitorForDisk, updateDeviceFlags } from './media.js';
 import { DomainList, DomainObject } from './domain-object.js';
 import { Detail, DriverEventBus, LifecycleEvent } from './events.js';
@@ -35,6 +36,11 @@ export interface DriverOptions extends DriverDirs {
   autoIsolateOnCrash?: OnCrashAction;
   tuning?: Partial<DriverTuning>;
   log?: Logger;
+  /**
+   * the id range QEMU processes run in, one id each (jail-ids.ts); null runs them as the daemon's
+   * user. Default: DEFAULT_JAIL_IDS when the daemon runs as root, else null (session mode).
+   */
+  jailIds?: readonly [number, number] | null;
 }
 
 /** CPU time of a process (utime + stime in /proc/PID/stat, clock ticks of 10 ms), as libvirt reports it. */
@@ -75,6 +81,8 @@ export class QemuDriver implements DriverCore {
   readonly status: StatusStore;
   readonly domains = new DomainList();
   readonly displayPorts = new DisplayPorts();
+  readonly jail: JailIds | undefined;
+  readonly kvmGid = kvmGroupId();
   readonly log: Logger;
   readonly defaultEmulator: string;
   private readonly autoIsolate: { models: string[]; onCrash: OnCrashAction };
@@ -89,6 +97,8 @@ export class QemuDriver implements DriverCore {
     this.log = opts.log ?? silent;
     this.defaultEmulator = opts.defaultEmulator ?? '/usr/bin/qemu-system-x86_64';
     this.autoIsolate = { models: opts.autoIsolate ?? ['lsilogic'], onCrash: opts.autoIsolateOnCrash ?? 'destroy' };
+    const ids = opts.jailIds === undefined ? (process.getuid?.() === 0 ? DEFAULT_JAIL_IDS : null) : opts.jailIds;
+    this.jail = ids ? new JailIds(ids[0], ids[1]) : undefined;
   }
 
   allocateId(): number {
@@ -184,7 +194,7 @@ export class QemuDriver implements DriverCore {
   /** The running definition as dumpxml shows it: the id, and each remote's pid, state and monitor. */
   liveDefinition(obj: DomainObject): DomainDef {
     const live = new Map(
-      (obj.runtime?.remotes ?? []).map((r) => [r.rid, { pid: r.handle.pid, state: r.supervisor.state, monitor: r.qmpPath }] as const),
+      (obj.runtime?.remotes ?? []).map((r) => [r.rid, { pid: r.handle.pid, state: r.supervisor.state, monitor: r.qmpPath, ...(r.credentials ?? {}) }] as const),
     );
     return withLiveState(obj.liveDef ?? obj.def, obj.id, live);
   }

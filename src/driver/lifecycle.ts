@@ -14,6 +14,7 @@ import type { DomainDef, MemballoonDef } from '../domainxml/model.js';
 import { buildLaunchPlan, type LaunchPlan } from '../emulator/launch-plan.js';
 import { imageHasNoBacking } from './block-info.js';
 import { withDisplayPorts } from './display-ports.js';
+import { idText, jailCredentials, prepareDisplayDirs, type JailCredentials } from './jail.js';
 import { LogCap } from '../emulator/log-cap.js';
 import { assertMultiprocess } from '../emulator/caps-probe.js';
 import { shellQuote } from '../emulator/native.js';
@@ -76,7 +77,7 @@ export async function writeStatus(core: DriverCore, obj: DomainObject, job?: str
     reason: obj.state.reason,
     liveXml: formatDomainXml(obj.liveDef ?? obj.def),
     persistent: obj.persistent,
-    main: { pid: rt.main.handle.pid, startTime: String(rt.main.handle.startTime ?? ''), qmpPath: rt.main.qmpPath },
+    main: { pid: rt.main.handle.pid, startTime: String(rt.main.handle.startTime ?? ''), qmpPath: rt.main.qmpPath, ...(rt.main.credentials ?? {}) },
     remotes: rt.remotes.map((r) => ({
       rid: r.rid,
       alias: r.alias,
@@ -85,6 +86,7 @@ export async function writeStatus(core: DriverCore, obj: DomainObject, job?: str
       qmpPath: r.qmpPath,
       state: r.supervisor.state,
       onCrash: r.onCrash,
+      ...(r.credentials ?? {}),
     })),
     ...(job !== undefined ? { job } : {}),
     startedAt: rt.startedAt,
@@ -137,10 +139,15 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
   // QEMU appends to the log directly; the cap keeps its head: logLimitBytes per process
   const logCap = startLogCap(core, obj.name, plan.remotes.length + 1);
   let launched;
+  let creds: JailCredentials | undefined;
   try {
+    creds = jailCredentials(core, obj.name, live, plan);
+    if (creds) logLine(core, obj.name, `jail: main as ${idText(creds.main)}, ${plan.remotes.map((r) => `${r.rid} as ${idText(creds!.remotes.get(r.rid)!)}`).join(', ') || 'no remote processes'}`);
+    prepareDisplayDirs(live, runDir, creds?.main);
     launched = await launchPlan(plan, runDir, {
       logFile: domainLogFile(core, obj.name),
       monitorTimeoutMs: core.tuning.monitorTimeoutMs,
+      ...(creds ? { credentials: (rid: string | undefined) => (rid === undefined ? creds!.main : creds!.remotes.get(rid)) } : {}),
     });
   } catch (e) {
     logCap.enforce();
@@ -151,9 +158,10 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
   const rt: DomainRuntime = {
     runDir,
     plan,
-    main: { handle: new ChildHandle(launched.main.proc), qmp: launched.main.qmp, qmpPath: plan.main.qmpPath },
+    main: { handle: new ChildHandle(launched.main.proc), qmp: launched.main.qmp, qmpPath: plan.main.qmpPath, ...(creds ? { credentials: creds.main } : {}) },
     remotes: launched.remotes.map((l, i) => {
       const p = plan.remotes[i]!;
+      const c = creds?.remotes.get(p.rid);
       return {
         rid: p.rid,
         alias: p.alias,
@@ -161,6 +169,7 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
         handle: new ChildHandle(l.proc),
         qmp: l.qmp,
         qmpPath: p.qmpPath,
+        ...(c ? { credentials: c } : {}),
         supervisor: new RemoteSupervisor({
           rid: p.rid,
           alias: p.alias,
@@ -226,6 +235,7 @@ async function failStart(core: DriverCore, obj: DomainObject, e: unknown): Promi
   obj.id = -1;
   obj.liveDef = undefined;
   core.displayPorts.release(obj.name);
+  core.jail?.release(obj.name);
   core.events.lifecycle(obj.ref(), LifecycleEvent.STOPPED, Detail.STOPPED_FAILED);
   if (!obj.persistent) core.domains.remove(obj);
 }
@@ -271,6 +281,7 @@ export async function stopDomain(core: DriverCore, obj: DomainObject, opts: Stop
   obj.runtime = undefined;
   obj.liveDef = undefined;
   core.displayPorts.release(obj.name);
+  core.jail?.release(obj.name);
   obj.setState(DomainState.SHUTOFF, opts.reason);
   obj.id = -1;
   if (obj.pendingDef) {

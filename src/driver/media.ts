@@ -5,7 +5,7 @@
  * add the new image's nodes and insert them, close the tray — on the monitor of the process
  * that serves the drive (the main QEMU, or the remote process of its HBA).
  */
-import { existsSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { parseDevices } from '../domainxml/parse-devices.js';
 import type { ControllerDef, DiskDef, DomainDef } from '../domainxml/model.js';
 import { makeElement, parseXmlDocument } from '../domainxml/xmltree.js';
@@ -108,6 +108,30 @@ function trayOpened(qmp: QmpClient, id: string): { done: Promise<void>; cancel: 
   return { done, cancel };
 }
 
+/** An image opened by the daemon and added to a new fd set of the process: its `/dev/fdset/N`. */
+async function passImage(qmp: QmpClient, path: string, readOnly: boolean, opaque: string): Promise<string> {
+  let fd: number;
+  try {
+    fd = openSync(path, readOnly ? constants.O_RDONLY : constants.O_RDWR);
+  } catch (e) {
+    throw new MpvirtError('VIR_ERR_SYSTEM_ERROR', `Cannot access storage file '${path}': ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const r = await qmp.execute<{ 'fdset-id': number }>('add-fd', { opaque }, { fds: [fd] });
+    return `/dev/fdset/${r['fdset-id']}`;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Drop the fd set an image was passed in (found by its opaque name), once its nodes are gone. */
+async function removeFdSet(qmp: QmpClient, opaque: string): Promise<void> {
+  const sets = await qmp.execute<Array<{ 'fdset-id': number; fds: Array<{ opaque?: string }> }>>('query-fdsets').catch(() => []);
+  for (const s of sets) {
+    if (s.fds.some((f) => f.opaque === opaque)) await qmp.execute('remove-fd', { 'fdset-id': s['fdset-id'] }).catch(() => undefined);
+  }
+}
+
 /** Swap the medium of a running drive; `nodeIndex` numbers the new image's -blockdev nodes. */
 async function changeMediumLive(qmp: QmpClient, id: string, orig: DiskDef, next: DiskDef, nodeIndex: number, oldIndex: number | undefined, force: boolean): Promise<void> {
   const tray = trayOpened(qmp, id);
@@ -125,17 +149,22 @@ async function changeMediumLive(qmp: QmpClient, id: string, orig: DiskDef, next:
     // best effort, as libvirt's chain detach: a node QEMU already dropped is no error
     await qmp.execute('blockdev-del', { 'node-name': `libvirt-${oldIndex}-format` }).catch(() => undefined);
     await qmp.execute('blockdev-del', { 'node-name': `libvirt-${oldIndex}-storage` }).catch(() => undefined);
+    await removeFdSet(qmp, `libvirt-${oldIndex}-storage`);
   }
   if (next.source) {
     const storage = `libvirt-${nodeIndex}-storage`;
     const format = `libvirt-${nodeIndex}-format`;
-    await qmp.execute('blockdev-add', { driver: next.type === 'block' ? 'host_device' : 'file', filename: next.source.path, 'node-name': storage, 'auto-read-only': true, discard: 'unmap' });
+    const readOnly = next.readonly || next.device === 'cdrom';
+    // the daemon opens the image and hands QEMU the fd (QEMU may not reach the path itself)
+    const filename = await passImage(qmp, next.source.path, readOnly, storage);
+    await qmp.execute('blockdev-add', { driver: next.type === 'block' ? 'host_device' : 'file', filename, 'node-name': storage, 'read-only': readOnly, discard: 'unmap' });
     try {
-      await qmp.execute('blockdev-add', { 'node-name': format, 'read-only': next.readonly || next.device === 'cdrom', driver: next.driver?.format ?? 'raw', file: storage });
+      await qmp.execute('blockdev-add', { 'node-name': format, 'read-only': readOnly, driver: next.driver?.format ?? 'raw', file: storage });
       await qmp.execute('blockdev-insert-medium', { id, 'node-name': format });
     } catch (e) {
       await qmp.execute('blockdev-del', { 'node-name': format }).catch(() => undefined);
       await qmp.execute('blockdev-del', { 'node-name': storage }).catch(() => undefined);
+      await removeFdSet(qmp, storage);
       throw e;
     }
   }

@@ -230,8 +230,8 @@ export interface StatusRecord {
   /** the definition the domain runs with */
   liveXml: string;
   persistent: boolean;
-  main: { pid: number; startTime: string /* bigint as decimal string */; qmpPath: string };
-  remotes: Array<{ rid: string; alias: string; pid: number; startTime: string; qmpPath: string; state: string; onCrash: string }>;
+  main: { pid: number; startTime: string /* bigint as decimal string */; qmpPath: string; uid?: number; gid?: number };
+  remotes: Array<{ rid: string; alias: string; pid: number; startTime: string; qmpPath: string; state: string; onCrash: string; uid?: number; gid?: number }>;
   /** owner of a job in flight when written */
   job?: string;
   /** ISO time */
@@ -257,9 +257,12 @@ const RECORD_FIELDS: Record<string, Check> = {
   job: (x) => x === undefined || typeof x === 'string',
   startedAt: (x) => typeof x === 'string' && !Number.isNaN(Date.parse(x)),
 };
-const MAIN_FIELDS: Record<string, Check> = { pid: isInt(1), startTime: isDecimal, qmpPath: isStr };
+/** the jail ids a process runs as (absent: the daemon's own user) */
+const optId: Check = (x) => x === undefined || isInt(0, 0xfffffffe)(x);
+const MAIN_FIELDS: Record<string, Check> = { pid: isInt(1), startTime: isDecimal, qmpPath: isStr, uid: optId, gid: optId };
 const REMOTE_FIELDS: Record<string, Check> = {
   rid: isStr, alias: isStr, pid: isInt(0) /* 0: no process now */, startTime: isDecimal, qmpPath: isStr, state: isStr, onCrash: isStr,
+  uid: optId, gid: optId,
 };
 
 /** Copy the known fields of `v`, each checked; throws a plain Error naming the first bad field. */

@@ -19,6 +19,9 @@ import { DomainState, PausedReason, ShutoffReason, type DomainStateNumber } from
 
 const bigintOrUndefined = (s: string): bigint | undefined => (/^[0-9]+$/.test(s) ? BigInt(s) : undefined);
 
+const credentialsOf = (p: { uid?: number; gid?: number }): { credentials?: { uid: number; gid: number } } =>
+  p.uid !== undefined && p.gid !== undefined ? { credentials: { uid: p.uid, gid: p.gid } } : {};
+
 /** Kill what is left of a domain we cannot reattach, and forget its runtime state. */
 async function cleanUp(core: DriverCore, obj: DomainObject, rec: StatusRecord, reason: number, why: string): Promise<void> {
   core.log.warn({ domain: rec.name, why }, 'cannot reattach domain; cleaning up');
@@ -36,6 +39,7 @@ async function cleanUp(core: DriverCore, obj: DomainObject, rec: StatusRecord, r
   obj.id = -1;
   obj.liveDef = undefined;
   core.displayPorts.release(rec.name);
+  core.jail?.release(rec.name);
   core.events.lifecycle(obj.ref(), LifecycleEvent.STOPPED, Detail.STOPPED_FAILED);
   if (!obj.persistent) core.domains.remove(obj);
 }
@@ -51,6 +55,8 @@ async function reattach(core: DriverCore, rec: StatusRecord): Promise<void> {
   obj.id = rec.id;
   obj.liveDef = live;
   core.displayPorts.adopt(rec.name, displayPortsOf(live));
+  // the jail ids its processes still run as stay theirs
+  core.jail?.adopt(rec.name, [rec.main.uid, ...rec.remotes.map((r) => r.uid)].filter((x): x is number => x !== undefined));
   // from the file, not through the transition table: the domain never stopped
   obj.restoreState({ state: rec.state as DomainStateNumber, reason: rec.reason });
 
@@ -87,6 +93,7 @@ async function reattach(core: DriverCore, rec: StatusRecord): Promise<void> {
       handle,
       qmp,
       qmpPath: r.qmpPath,
+      ...credentialsOf(r),
       supervisor: new RemoteSupervisor({
         rid: r.rid,
         alias: r.alias,
@@ -100,7 +107,7 @@ async function reattach(core: DriverCore, rec: StatusRecord): Promise<void> {
   }
   const rt: DomainRuntime = {
     runDir: `${core.dirs.stateDir}/${rec.name}`,
-    main: { handle: new AdoptedHandle(rec.main.pid, mainStart), qmp: mainQmp, qmpPath: rec.main.qmpPath },
+    main: { handle: new AdoptedHandle(rec.main.pid, mainStart), qmp: mainQmp, qmpPath: rec.main.qmpPath, ...credentialsOf(rec.main) },
     remotes,
     stopping: false,
     fakeReboot: false,

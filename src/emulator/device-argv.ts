@@ -8,6 +8,7 @@ import { MpvirtError, unsupportedConfig } from '../errors.js';
 import type { ControllerDef, DiskDef, DomainDef } from '../domainxml/model.js';
 import { controllerAlias, diskAlias } from '../domainxml/aliases.js';
 import { diskNameToIndex } from '../domainxml/defaults/drive-addresses.js';
+import type { ChildFds } from './child-fds.js';
 import { jsonArg, optList, type JsonValue } from './qemu-args.js';
 
 type Json = { [key: string]: JsonValue | undefined };
@@ -74,24 +75,27 @@ export function floppyControllerArgs(def: DomainDef, q35: boolean): string[] {
  * -blockdev for storage and format, then the frontend device. `n` numbers the
  * disk's nodes (libvirt-N-storage / libvirt-N-format).
  */
-export function diskArgs(def: DomainDef, disk: DiskDef, n: number, machineIsQ35: boolean): DiskArgs {
+export function diskArgs(def: DomainDef, disk: DiskDef, n: number, machineIsQ35: boolean, fds: ChildFds): DiskArgs {
   const argv: string[] = [];
   let nodeName: string | undefined;
   if (disk.source) {
     const storage = `libvirt-${n}-storage`;
     nodeName = `libvirt-${n}-format`;
+    // the daemon opens the image (read-only when the disk is) and QEMU gets the fd: its
+    // access is fixed, so the storage node says it instead of auto-read-only's reopen
+    const readOnly = disk.readonly || disk.device === 'cdrom';
     argv.push('-blockdev', jsonArg({
       driver: disk.type === 'block' ? 'host_device' : 'file',
-      filename: disk.source.path,
+      filename: fds.file(disk.source.path, readOnly ? 'read' : 'readwrite', storage),
       'node-name': storage,
-      'auto-read-only': true,
+      'read-only': readOnly,
       discard: 'unmap',
     }));
     const format = disk.driver?.format ?? 'raw';
     const noBacking = disk.extra.children.some((c) => c.ns === null && c.local === 'backingStore');
     argv.push('-blockdev', jsonArg({
       'node-name': nodeName,
-      'read-only': disk.readonly,
+      'read-only': disk.readonly || disk.device === 'cdrom',
       driver: format,
       file: storage,
       // `<backingStore/>`: the image is used alone, whatever backing file it names
@@ -224,8 +228,8 @@ export function controllerArgs(c: ControllerDef, machineIsQ35: boolean): string[
   }
 }
 
-/** -chardev options for a character device's backend. */
-export function chardevArg(type: string, id: string, source: Array<readonly [string, string]> | undefined): string {
+/** -chardev options for a character device's backend; files and listening sockets come as fds. */
+export function chardevArg(type: string, id: string, source: Array<readonly [string, string]> | undefined, fds: ChildFds): string {
   const src = (k: string): string | undefined => source?.find(([n]) => n === k)?.[1];
   switch (type) {
     case 'pty':
@@ -235,13 +239,14 @@ export function chardevArg(type: string, id: string, source: Array<readonly [str
     case 'file': {
       const path = src('path');
       if (path === undefined) throw unsupportedConfig(`character device '${id}' of type 'file' has no source path`);
-      return optList([['', 'file'], ['id', id], ['path', path], ['append', src('append') === 'on' ? true : undefined]]);
+      const append = src('append') === 'on';
+      return optList([['', 'file'], ['id', id], ['path', fds.file(path, append ? 'append' : 'truncate')], ['append', append ? true : undefined]]);
     }
     case 'unix': {
       const path = src('path');
       if (path === undefined) throw unsupportedConfig(`character device '${id}' of type 'unix' has no source path`);
-      const server = src('mode') !== 'connect';
-      return optList([['', 'socket'], ['id', id], ['path', path], ['server', server], ['wait', server ? false : undefined]]);
+      if (src('mode') === 'connect') return optList([['', 'socket'], ['id', id], ['path', path], ['server', false]]);
+      return optList([['', 'socket'], ['id', id], ['fd', fds.listen(path)], ['server', true], ['wait', false]]);
     }
     default:
       throw unsupportedConfig(`character device type '${type}' is not supported`);

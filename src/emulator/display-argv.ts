@@ -38,9 +38,12 @@ function listenOf(g: GraphicsDef): { type: string; address?: string; socket?: st
 
 const hostPart = (address: string): string => (address.includes(':') ? `[${address}]` : address);
 
-/** The default socket of a listen type='socket' without a path (libvirt's: in the runtime dir). */
+/**
+ * The default socket of a listen type='socket' without a path (libvirt's: in its per-domain
+ * directory), in a directory of its own that only the main QEMU may write.
+ */
 export function displaySocketPath(runDir: string, type: string): string {
-  return `${runDir}/${type}.sock`;
+  return `${runDir}/display/${type}.sock`;
 }
 
 function vncArgs(def: DomainDef, g: GraphicsDef, runDir: string): string[] {

@@ -9,6 +9,7 @@ import { addressOf } from '../domainxml/defaults/devices.js';
 import type { ControllerDef, DomainDef, RawDevice } from '../domainxml/model.js';
 import { attr, elementChildren, textOf, type XElement } from '../domainxml/xmltree.js';
 import { pciPlacement } from './device-argv.js';
+import type { ChildFds } from './child-fds.js';
 import { checkSocketPath, jsonArg, optList } from './qemu-args.js';
 
 const child = (el: XElement, name: string): XElement | undefined => elementChildren(el).find((c) => c.name === name);
@@ -40,7 +41,7 @@ export function channelSocketPath(runDir: string, name: string): string {
 }
 
 /** Guest-agent style channels: a unix socket the daemon's side listens on, a virtserialport. */
-export function channelArgs(def: DomainDef, runDir: string): string[] {
+export function channelArgs(def: DomainDef, runDir: string, fds: ChildFds): string[] {
   const argv: string[] = [];
   raws(def, 'channel').forEach((ch, i) => {
     const el = ch.element;
@@ -59,7 +60,7 @@ export function channelArgs(def: DomainDef, runDir: string): string[] {
       argv.push('-chardev', optList([['', 'spicevmc'], ['id', id], ['name', 'vdagent']]));
     } else {
       const path = attr(child(el, 'source') ?? el, 'path') ?? channelSocketPath(runDir, name ?? `channel${i}`);
-      argv.push('-chardev', optList([['', 'socket'], ['id', id], ['path', checkSocketPath(path)], ['server', true], ['wait', false]]));
+      argv.push('-chardev', optList([['', 'socket'], ['id', id], ['fd', fds.listen(checkSocketPath(path))], ['server', true], ['wait', false]]));
     }
     argv.push('-device', jsonArg({ driver: 'virtserialport', bus: `virtio-serial${controller}.0`, nr: port === undefined ? undefined : Number(port), chardev: id, id: `channel${i}`, name }));
   });

@@ -11,6 +11,7 @@ import { audioArgs, graphicsArgs, inputArgs, redirdevArgs, soundArgs, videoArgs,
 import { clockArgs, cpuOpts, machineProps } from './machine-argv.js';
 import { checkSocketPath, jsonArg, optList } from './qemu-args.js';
 import { channelArgs, pmArgs, rngArgs, virtioSerialControllerArgs } from './guest-extras-argv.js';
+import { ChildFds, type PlannedFile, type PlannedListener } from './child-fds.js';
 import { monitorArgs, remoteArgs, REMOTE_LINK_FD, SANDBOX_ARG } from './remote-argv.js';
 
 export interface LaunchPaths {
@@ -34,12 +35,17 @@ export interface RemotePlan {
   /** target devs of the disks this process serves */
   disks: string[];
   onCrash: 'destroy' | 'preserve' | 'restart';
+  /** files the daemon opens and sockets it binds for this process, at their child fds */
+  files: PlannedFile[];
+  listeners: PlannedListener[];
 }
 
 export interface MainPlan {
   binary: string;
   argv: string[];
   qmpPath: string;
+  files: PlannedFile[];
+  listeners: PlannedListener[];
 }
 
 export interface LaunchPlan {
@@ -79,7 +85,7 @@ function nicArgs(nic: InterfaceDef, i: number, q35: boolean): string[] {
   ];
 }
 
-function serialArgs(def: DomainDef): string[] {
+function serialArgs(def: DomainDef, fds: ChildFds): string[] {
   const argv: string[] = [];
   const serials = def.devices.filter((d) => d.kind === 'serial');
   // A console on serial port 0 is the same port (libvirt's rule); otherwise it becomes one.
@@ -92,13 +98,13 @@ function serialArgs(def: DomainDef): string[] {
     }
     const port = s.kind === 'serial' ? (s.target?.port ?? i) : 0;
     const id = `charserial${port}`;
-    argv.push('-chardev', chardevArg(s.type, id, s.source?.fields));
+    argv.push('-chardev', chardevArg(s.type, id, s.source?.fields, fds));
     argv.push('-device', jsonArg({ driver: 'isa-serial', chardev: id, id: s.alias ?? `serial${port}`, index: port }));
   });
   return argv;
 }
 
-function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: string, remotes: RemotePlan[], diskNumbers: Map<DiskDef, number>): string[] {
+function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: string, remotes: RemotePlan[], diskNumbers: Map<DiskDef, number>, fds: ChildFds): string[] {
   const machine = machineOf(def, caps);
   const accel = accelOf(def, caps);
   const features = new Set((def.features ?? []).map((f) => f.local));
@@ -127,7 +133,7 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
     '-uuid', def.uuid,
     '-no-user-config',
     '-nodefaults',
-    ...monitorArgs(qmpPath),
+    ...monitorArgs(qmpPath, fds),
     ...clockArgs(def, accel),
     '-no-shutdown',
   ];
@@ -155,14 +161,14 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
   argv.push(...floppyControllerArgs(def, machine.q35));
   const remoteDisks = new Set(remotes.flatMap((r) => r.disks));
   for (const d of def.devices) {
-    if (d.kind === 'disk' && !remoteDisks.has(d.target.dev)) argv.push(...diskArgs(def, d, diskNumbers.get(d)!, machine.q35).argv);
+    if (d.kind === 'disk' && !remoteDisks.has(d.target.dev)) argv.push(...diskArgs(def, d, diskNumbers.get(d)!, machine.q35, fds).argv);
   }
   def.devices.filter((d): d is InterfaceDef => d.kind === 'interface').forEach((nic, i) => argv.push(...nicArgs(nic, i, machine.q35)));
   const spicevmc = def.devices.some((d) => d.kind === 'raw' && (d.element.name === 'channel' || d.element.name === 'redirdev') && d.element.attrs.some((a) => a.name === 'type' && a.value === 'spicevmc'));
   if (spicevmc && !def.devices.some((d) => d.kind === 'graphics' && d.type === 'spice')) {
     throw unsupportedConfig("a spicevmc channel or USB redirection needs a SPICE display (<graphics type='spice'>)");
   }
-  argv.push(...serialArgs(def), ...channelArgs(def, paths.runDir), ...inputArgs(def, machine.q35), ...audioArgs(def));
+  argv.push(...serialArgs(def, fds), ...channelArgs(def, paths.runDir, fds), ...inputArgs(def, machine.q35), ...audioArgs(def));
   argv.push(...graphicsArgs(def, paths.runDir), ...videoArgs(def, machine.q35), ...soundArgs(def, machine.q35));
   argv.push(...redirdevArgs(def), ...watchdogArgs(def, machine.q35));
   for (const d of def.devices) {
@@ -172,11 +178,11 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
   }
   argv.push(...rngArgs(def, machine.q35));
   if (paths.firmwareLog !== undefined) {
-    argv.push('-chardev', optList([['', 'file'], ['id', 'charfirmware'], ['path', paths.firmwareLog]]));
+    argv.push('-chardev', optList([['', 'file'], ['id', 'charfirmware'], ['path', fds.file(paths.firmwareLog, 'truncate')]]));
     argv.push('-device', jsonArg({ driver: 'isa-debugcon', iobase: 0x402, chardev: 'charfirmware' }));
   }
   if (caps.sandbox) argv.push('-sandbox', SANDBOX_ARG);
-  argv.push('-msg', 'timestamp=on');
+  argv.push(...fds.addFdArgs(), '-msg', 'timestamp=on');
   return argv;
 }
 
@@ -203,11 +209,16 @@ export function buildLaunchPlan(def: DomainDef, caps: QemuCaps, paths: LaunchPat
       mainLinkFd: 3 + i,
       disks: r.disks.map((d) => d.target.dev),
       onCrash: p.onCrash ?? 'destroy',
+      files: r.fds.files,
+      listeners: r.fds.listeners,
     };
   });
   if (remotes.some((r) => r.onCrash === 'restart')) {
     throw new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', "on-crash action 'restart' is not supported yet");
   }
   const qmpPath = checkSocketPath(`${paths.runDir}/monitor.qmp`);
-  return { main: { binary, argv: mainArgs(def, caps, paths, qmpPath, remotes, diskNumbers), qmpPath }, remotes };
+  // fds 3.. are the links to the remotes; what the daemon opens for the main QEMU follows
+  const fds = new ChildFds(3 + remotes.length);
+  const argv = mainArgs(def, caps, paths, qmpPath, remotes, diskNumbers, fds);
+  return { main: { binary, argv, qmpPath, files: fds.files, listeners: fds.listeners }, remotes };
 }

@@ -53,6 +53,12 @@ export interface SpawnQemuOptions {
   cwd?: string;
   /** do not keep the event loop alive for this child (see {@link SpawnedQemu.unref}) */
   unref?: boolean;
+  /**
+   * run as this user and group (set by the spawn before exec, with no supplementary groups and
+   * so no capabilities left): the process never holds the daemon's privileges, not even briefly
+   */
+  uid?: number;
+  gid?: number;
 }
 
 /** `code` is null when the process was killed by a signal */
@@ -228,6 +234,7 @@ export function spawnQemu(opts: SpawnQemuOptions): SpawnedQemu {
   try {
     child = spawn(opts.binary, opts.argv, {
       stdio, detached: true, shell: false, env: opts.env ?? process.env, ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+      ...(opts.uid === undefined ? {} : { uid: opts.uid }), ...(opts.gid === undefined ? {} : { gid: opts.gid }),
     });
   } catch (e) {
     return fail(`cannot execute '${opts.binary}': ${(e as Error).message}`, e);

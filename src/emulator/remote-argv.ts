@@ -6,6 +6,7 @@ import { unsupportedConfig } from '../errors.js';
 import type { ControllerDef, DiskDef, DomainDef, RemoteProcessDef } from '../domainxml/model.js';
 import type { QemuCaps } from './caps.js';
 import { diskArgs, driveAddress } from './device-argv.js';
+import { ChildFds } from './child-fds.js';
 import { isQemuId, jsonArg, optList } from './qemu-args.js';
 
 /** Denies everything a device emulator never needs (QEMU's -sandbox, seccomp). */
@@ -14,15 +15,17 @@ export const SANDBOX_ARG = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,r
 /** fd number of the link socket inside every remote process */
 export const REMOTE_LINK_FD = 3;
 
-export function monitorArgs(qmpPath: string): string[] {
+/** The QMP monitor on a socket the daemon binds at `qmpPath` and hands over (libvirt's way). */
+export function monitorArgs(qmpPath: string, fds: ChildFds): string[] {
   return [
-    '-chardev', optList([['', 'socket'], ['id', 'charmonitor'], ['path', qmpPath], ['server', true], ['wait', false]]),
+    '-chardev', optList([['', 'socket'], ['id', 'charmonitor'], ['fd', fds.listen(qmpPath)], ['server', true], ['wait', false]]),
     '-mon', 'chardev=charmonitor,id=monitor,mode=control',
   ];
 }
 
 export interface RemoteArgs {
   argv: string[];
+  fds: ChildFds;
   controller: ControllerDef;
   disks: DiskDef[];
 }
@@ -40,24 +43,27 @@ export function remoteArgs(def: DomainDef, proc: RemoteProcessDef, caps: QemuCap
   const disks = def.devices.filter(
     (d): d is DiskDef => d.kind === 'disk' && d.target.bus === 'scsi' && driveAddress(d).controller === index,
   );
+  // fd 3 is the link; the monitor socket and the images follow
+  const fds = new ChildFds(REMOTE_LINK_FD + 1);
   const argv: string[] = [
     '-name', optList([['guest', `${def.name}-remote-${proc.rid}`], ['debug-threads', true]]),
     '-machine', 'x-remote',
     '-nodefaults',
     '-no-user-config',
     '-display', 'none',
-    ...monitorArgs(qmpPath),
+    ...monitorArgs(qmpPath, fds),
   ];
   if ((proc.sandbox ?? 'on') === 'on') {
     if (!caps.sandbox) throw unsupportedConfig(`${caps.binary} has no -sandbox support; set <mpq:sandbox mode='off'/> for remote process '${proc.rid}'`);
     argv.push('-sandbox', SANDBOX_ARG);
   }
   argv.push('-device', jsonArg({ driver: 'lsi53c895a', id: alias }));
-  for (const disk of disks) argv.push(...diskArgs(def, disk, diskNumbers.get(disk)!, false).argv);
+  for (const disk of disks) argv.push(...diskArgs(def, disk, diskNumbers.get(disk)!, false, fds).argv);
   argv.push(
     '-object',
     jsonArg({ 'qom-type': 'x-remote-object', id: `mpvirt-robj-${proc.rid}`, devid: alias, fd: String(REMOTE_LINK_FD) }),
+    ...fds.addFdArgs(),
     '-msg', 'timestamp=on',
   );
-  return { argv, controller, disks };
+  return { argv, fds, controller, disks };
 }

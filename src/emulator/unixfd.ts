@@ -7,6 +7,7 @@
  * /work/shared/notes/dependencies.md §3.
  */
 import koffi from 'koffi';
+import { chmodSync, unlinkSync } from 'node:fs';
 import type net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { MpvirtError } from '../errors.js';
@@ -25,6 +26,9 @@ const EAGAIN = 11;
 
 interface Libc {
   socketpair: (domain: number, type: number, proto: number, sv: number[]) => number;
+  socket: (domain: number, type: number, proto: number) => number;
+  bind: (fd: number, addr: Buffer, len: number) => number;
+  listen: (fd: number, backlog: number) => number;
   sendmsg: (fd: number, msg: object, flags: number) => number;
   send: (fd: number, buf: Buffer, len: number, flags: number) => number;
   close: (fd: number) => number;
@@ -55,6 +59,9 @@ function lib(): Libc {
   });
   libc = {
     socketpair: l.func('int socketpair(int, int, int, _Out_ int *sv)'),
+    socket: l.func('int socket(int, int, int)'),
+    bind: l.func('int bind(int, const void *addr, uint32_t len)'),
+    listen: l.func('int listen(int, int)'),
     sendmsg: l.func('sendmsg', 'intptr_t', ['int', koffi.pointer(MsgHdr), 'int']),
     send: l.func('intptr_t send(int, const void *, size_t, int)'),
     close: l.func('int close(int)'),
@@ -90,6 +97,36 @@ export function socketpair(): [number, number] {
   const sv = [-1, -1];
   if (lib().socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) throw sysError('socketpair', koffi.errno());
   return [sv[0]!, sv[1]!];
+}
+
+/**
+ * A listening AF_UNIX socket bound at `path` (an old socket file there is replaced), close-on-exec:
+ * the daemon creates the sockets a jailed QEMU serves (monitor, channels) and hands them over as
+ * fds, as libvirt does, so QEMU never needs to write where they live.
+ */
+export function listenUnix(path: string, backlog = 16): number {
+  const name = Buffer.from(path);
+  if (name.length >= 108) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `UNIX socket path '${path}' too long`, { domain: 'NONE' });
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, 2);
+  const fd = lib().socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw sysError('socket', koffi.errno());
+  try {
+    try {
+      unlinkSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (lib().bind(fd, addr, 2 + name.length + 1) < 0) throw sysError(`bind(${path})`, koffi.errno());
+    if (lib().listen(fd, backlog) < 0) throw sysError(`listen(${path})`, koffi.errno());
+    // only the daemon connects: no jailed process may reach another's monitor or channel
+    chmodSync(path, 0o600);
+    return fd;
+  } catch (e) {
+    lib().close(fd);
+    throw e;
+  }
 }
 
 export function closeFd(fd: number): void {

@@ -15,6 +15,7 @@ import type { LaunchPlan } from '../emulator/launch-plan.js';
 import { spawnQemu, type SpawnedQemu } from '../emulator/process.js';
 import { QmpClient } from '../emulator/qmp.js';
 import { closeFd, socketpair } from '../emulator/unixfd.js';
+import { openPlannedFds, type OpenedFds } from './planned-fds.js';
 
 export interface LaunchedProcess {
   /** undefined for the main QEMU */
@@ -36,7 +37,11 @@ export interface LaunchOptions {
   logFile: string;
   /** deadline for each monitor to answer after spawn; default 10 s */
   monitorTimeoutMs?: number;
+  /** the uid/gid each process runs as (rid, or undefined for the main QEMU); default: the daemon's */
+  credentials?: (rid: string | undefined) => Credentials | undefined;
 }
+
+export interface Credentials { uid: number; gid: number }
 
 /** Connect to a monitor unless the process dies first; then report the tail of its output. */
 async function connectMonitor(proc: SpawnedQemu, path: string, timeoutMs: number): Promise<QmpClient> {
@@ -70,20 +75,26 @@ export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchO
       const [remoteEnd, mainEnd] = socketpair();
       mainEnds.push(mainEnd);
       let proc: SpawnedQemu;
+      let own: OpenedFds | undefined;
       try {
-        proc = spawnQemu({ binary: r.binary, argv: r.argv, fdMap: [{ childFd: r.linkFd, source: remoteEnd }], ...common });
+        own = openPlannedFds(r.files, r.listeners);
+        proc = spawnQemu({ binary: r.binary, argv: r.argv, fdMap: [{ childFd: r.linkFd, source: remoteEnd }, ...own.entries], ...common, ...(opts.credentials?.(r.rid) ?? {}) });
       } finally {
-        closeFd(remoteEnd); // the child has its own copy now
+        closeFd(remoteEnd); // the child has its own copies now
+        own?.close();
       }
       spawned.push(proc);
       started.push({ rid: r.rid, proc, qmp: await connectMonitor(proc, r.qmpPath, timeoutMs) });
     }
     const fdMap = plan.remotes.map((r, i) => ({ childFd: r.mainLinkFd, source: mainEnds[i]! }));
     let main: SpawnedQemu;
+    let own: OpenedFds | undefined;
     try {
-      main = spawnQemu({ binary: plan.main.binary, argv: plan.main.argv, fdMap, ...common });
+      own = openPlannedFds(plan.main.files, plan.main.listeners);
+      main = spawnQemu({ binary: plan.main.binary, argv: plan.main.argv, fdMap: [...fdMap, ...own.entries], ...common, ...(opts.credentials?.(undefined) ?? {}) });
     } finally {
       for (const fd of mainEnds.splice(0)) closeFd(fd);
+      own?.close();
     }
     spawned.push(main);
     const qmp = await connectMonitor(main, plan.main.qmpPath, timeoutMs);

@@ -33,7 +33,8 @@ describe('the managed path', () => {
     const reply = JSON.parse(
       await driver.qemuMonitorCommand(obj, JSON.stringify({ execute: 'x-mpvirt-remote', arguments: { rid: '8', command: { execute: 'query-block' } } })),
     ) as { return: Array<{ inserted?: { file: string } }> };
-    expect(reply.return.map((b) => b.inserted?.file)).toContain(disk);
+    // QEMU knows it by the fd set the daemon passed it in; the fd is the image itself
+    expect(reply.return.map((b) => b.inserted?.file)).toContain('/dev/fdset/1');
     const openFiles = readdirSync(`/proc/${pids.remotes[0]}/fd`).map((fd) => {
       try {
         return readlinkSync(`/proc/${pids.remotes[0]}/fd/${fd}`);

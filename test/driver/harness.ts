@@ -3,7 +3,7 @@
  * fast supervision settings, an event recorder, and the guarantee that every
  * process a test started is gone afterwards (checked by pid).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QemuDriver, type DriverOptions } from '../../src/driver/driver.js';
@@ -35,8 +35,15 @@ export async function waitFor(check: () => boolean, timeoutMs: number, stepMs = 
   return check();
 }
 
+function chmodAfter(dir: string, mode: number): string {
+  chmodSync(dir, mode);
+  return dir;
+}
+
 export class Harness {
-  readonly dir = mkdtempSync(join(tmpdir(), 'mpvirt-drv-'));
+  // passable (not readable) by the jailed QEMUs, as /run is in production: a display's unix
+  // socket is the one path a jailed QEMU binds itself
+  readonly dir = chmodAfter(mkdtempSync(join(tmpdir(), 'mpvirt-drv-')), 0o711);
   readonly configDir = join(this.dir, 'etc');
   readonly stateDir = join(this.dir, 'run');
   readonly logDir = join(this.dir, 'log');

@@ -35,15 +35,29 @@ describe('more lifecycle paths', () => {
 
   it('a start that fails part-way cleans up and reports the stderr of the process that failed', async () => {
     const driver = await h.driver();
-    const obj = await driver.defineXML(h.xml('bad', { uuid: '44444444-0000-0000-0000-000000000002', disk: '/nonexistent/disk.img' }));
+    // the remote starts; the main QEMU then fails on its kernel
+    const xml = h.xml('bad', { uuid: '44444444-0000-0000-0000-000000000002' }).replace('</os>', '<kernel>/nonexistent/vmlinuz</kernel></os>');
+    const obj = await driver.defineXML(xml);
     h.events.length = 0;
     const err = await driver.start(obj).then(() => undefined, (e: unknown) => e as Error);
-    expect(err?.message).toMatch(/^internal error: process exited while connecting to monitor: .*Could not open '\/nonexistent\/disk.img'/s);
+    expect(err?.message).toMatch(/^internal error: process exited while connecting to monitor: .*could not open kernel file '\/nonexistent\/vmlinuz'/s);
     expect(h.stateOf(obj)).toBe('shut off (failed)');
     expect(h.events).toEqual(['bad: Stopped Failed']);
     expect(existsSync(join(h.stateDir, 'bad'))).toBe(false);
     expect(obj.id).toBe(-1);
     // nothing of it is left running: no qemu child of ours mentions the domain
     expect(await waitFor(() => ![...h.pids].some(pidAlive), 3000)).toBe(true);
+  });
+
+  it("a missing disk image is refused before any process starts, in libvirt's words", async () => {
+    const driver = await h.driver();
+    const obj = await driver.defineXML(h.xml('nodisk', { uuid: '44444444-0000-0000-0000-000000000003', disk: '/nonexistent/disk.img' }));
+    h.events.length = 0;
+    const before = h.pids.size;
+    const err = await driver.start(obj).then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).toBe("Cannot access storage file '/nonexistent/disk.img': No such file or directory");
+    expect(h.stateOf(obj)).toBe('shut off (failed)');
+    expect(h.events).toEqual(['nodisk: Stopped Failed']);
+    expect(h.pids.size).toBe(before);
   });
 });

@@ -60,9 +60,13 @@ describe('user strings in QEMU options', () => {
   it('a disk path that looks like extra options stays the filename', () => {
     const def = defined(domain('web', '/tmp/a,file.driver=ssh,b.img', '/var/log/s.log'));
     const plan = buildLaunchPlan(def, caps, { runDir: '/run/mpvirt/qemu/web' });
+    // the path never reaches QEMU: the daemon opens it, QEMU gets the fd set that -add-fd names
     const blockdev = JSON.parse(optionAfter(plan.remotes[0]!.argv, '-blockdev', '{"driver":"file"'));
-    expect(blockdev.filename).toBe('/tmp/a,file.driver=ssh,b.img');
+    expect(blockdev.filename).toBe('/dev/fdset/1');
     expect(blockdev.driver).toBe('file');
+    expect(plan.remotes[0]!.files).toEqual([{ childFd: 5, path: '/tmp/a,file.driver=ssh,b.img', access: 'readwrite', set: 1, opaque: 'libvirt-1-storage' }]);
+    expect(optionAfter(plan.remotes[0]!.argv, '-add-fd', 'fd=')).toBe('fd=5,set=1,opaque=libvirt-1-storage');
+    expect(plan.remotes[0]!.argv.join(' ')).not.toContain('ssh');
   });
 
   it('a name with commas stays the guest name and the socket path stays one path', () => {
@@ -70,10 +74,14 @@ describe('user strings in QEMU options', () => {
     const plan = buildLaunchPlan(def, caps, { runDir: '/run/mpvirt/qemu/web,x' });
     const name = splitQemuOpts(optionAfter(plan.main.argv, '-name', 'guest='));
     expect(name).toEqual(['guest=web,debug-threads=off,x', 'debug-threads=on']);
+    // paths stay the daemon's: the monitor socket it binds, the serial file it opens
     const mon = splitQemuOpts(optionAfter(plan.main.argv, '-chardev', 'socket'));
-    expect(mon).toContain('path=/run/mpvirt/qemu/web,x/monitor.qmp');
+    expect(mon).toEqual(['socket', 'id=charmonitor', `fd=${plan.main.listeners[0]!.childFd}`, 'server=on', 'wait=off']);
+    expect(plan.main.listeners.map((l) => l.path)).toEqual(['/run/mpvirt/qemu/web,x/monitor.qmp']);
     const serial = splitQemuOpts(optionAfter(plan.main.argv, '-chardev', 'file'));
-    expect(serial).toEqual(['file', 'id=charserial0', 'path=/var/log/a,path=/etc/passwd']);
+    const serialFile = plan.main.files.find((f) => f.path === '/var/log/a,path=/etc/passwd')!;
+    expect(serial).toEqual(['file', 'id=charserial0', `path=/dev/fdset/${serialFile.set}`]);
+    expect(plan.main.argv.join(' ')).not.toContain('/etc/passwd');
   });
 
   it('property: optList values survive QEMU option splitting for any string', () => {
@@ -91,7 +99,8 @@ describe('user strings in QEMU options', () => {
       fc.property(fc.string({ minLength: 1, unit: fc.constantFrom('a', ',', '=', '"', '{', '}', ':', '/', ' ', '\\') }), (p) => {
         const def = defined(domain('d', `/x/${p}`, '/s'));
         const plan = buildLaunchPlan(def, caps, { runDir: '/run/d' });
-        expect(JSON.parse(optionAfter(plan.remotes[0]!.argv, '-blockdev', '{"driver":"file"')).filename).toBe(`/x/${p}`);
+        expect(JSON.parse(optionAfter(plan.remotes[0]!.argv, '-blockdev', '{"driver":"file"')).filename).toBe('/dev/fdset/1');
+        expect(plan.remotes[0]!.files[0]!.path).toBe(`/x/${p}`);
       }),
       { numRuns: 200 },
     );

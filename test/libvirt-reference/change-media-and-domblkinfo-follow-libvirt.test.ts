@@ -5,7 +5,7 @@
 // their errors — must print the same, leave the same live and persistent XML, and on mpvirtd
 // really change the medium in the process that serves the drive (the remote's for the SCSI one).
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sideBySide, type VirshOut as Out } from './side-by-side.js';
@@ -69,6 +69,8 @@ describe('change-media and domblkinfo on mpvirtd and on libvirtd', () => {
       await run('change-media', NAME, 'sdb', '--eject', '--config');
       await run('change-media', NAME, 'sda', iso1, '--update', '--config');
       expect((await run('start', '--paused', NAME)).code).toBe(0);
+      // QEMU closes a removed fd set's fds only while the guest runs
+      expect((await run('resume', NAME)).code).toBe(0);
       await run('domblkinfo', NAME, '--all');
       await run('domblkinfo', NAME, disk);
       await run('change-media', NAME, 'sdb', iso1, '--insert');
@@ -94,13 +96,20 @@ describe('change-media and domblkinfo on mpvirtd and on libvirtd', () => {
       expect(diskBlock(mpRun.cfg, dev), dev).toBe(diskBlock(lvRun.cfg, dev));
     }
 
-    // and the medium really is in the drive, in the process that emulates it
+    // and the medium really is in the drive, in the process that emulates it: QEMU got it as an
+    // fd (an fd set), holds exactly the media inserted now, and let go of the replaced ones
     const blocks = (q: string): Array<{ qdev?: string; inserted?: { file: string } }> => JSON.parse(q).return;
     const main = blocks((await ours('qemu-monitor-command', NAME, '{"execute":"query-block"}')).stdout);
-    expect(main.find((b) => b.qdev === 'fdc0-0-0')?.inserted?.file).toBe(floppy);
+    expect(main.find((b) => b.qdev === 'fdc0-0-0')?.inserted?.file).toMatch(/^\/dev\/fdset\/\d+$/);
     expect(main.find((b) => b.qdev === 'sata0-0-1')?.inserted).toBeUndefined();
     const remote = blocks((await ours('qemu-monitor-command', NAME, '{"execute":"x-mpvirt-remote","arguments":{"rid":"scsi0","command":{"execute":"query-block"}}}')).stdout);
-    expect(remote.find((b) => b.qdev === 'scsi0-0-0-2' || b.qdev === 'scsi0-0-2')?.inserted?.file).toBe(iso2);
+    expect(remote.find((b) => b.qdev === 'scsi0-0-2')?.inserted?.file).toMatch(/^\/dev\/fdset\/\d+$/);
+    const rt = sb.r.driver.lookupByName(NAME).runtime!;
+    const open = (pid: number): string[] => readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return ''; } });
+    expect(open(rt.main.handle.pid)).toContain(floppy);
+    expect(open(rt.main.handle.pid)).not.toContain(iso1);
+    expect(open(rt.remotes[0]!.handle.pid)).toContain(iso2);
+    expect(open(rt.remotes[0]!.handle.pid)).not.toContain(iso1);
 
     expect((await ours('destroy', NAME)).code).toBe(0);
   }, 180_000);

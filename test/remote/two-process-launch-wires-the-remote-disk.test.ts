@@ -3,7 +3,7 @@
 // REMOTE's monitor shows the disk and the controller, the main QEMU runs, and
 // SeaBIOS in the main QEMU finds the controller and the disk's sector count
 // through the proxy — the wiring is real. Teardown leaves no process behind.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stopLaunched } from '../../src/remote/launch.js';
@@ -47,10 +47,12 @@ describe('a remote lsi53c895a with its disk, linked to the main QEMU', () => {
     const remote = launched.remotes[0]!;
     const pids = [launched.main.proc.pid, remote.proc.pid];
 
-    // the remote serves the disk, with the exact filename
+    // the remote serves the disk through the fd the daemon opened for it (the exact file,
+    // whatever its name looks like to QEMU's option parser)
     const blocks = await remote.qmp.execute<Array<{ qdev?: string; inserted?: { file: string } }>>('query-block');
-    const files = blocks.map((b) => b.inserted?.file);
-    expect(files).toContain(disk);
+    expect(blocks.map((b) => b.inserted?.file)).toContain('/dev/fdset/1');
+    const open = readdirSync(`/proc/${remote.proc.pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${remote.proc.pid}/fd/${fd}`); } catch { return ''; } });
+    expect(open).toContain(disk);
     // and the controller: LSI 53c895a is PCI 1000:0012 in the remote
     const pci = await remote.qmp.execute<Array<{ devices: Array<{ id: { vendor: number; device: number }; qdev_id: string }> }>>('query-pci');
     const lsi = pci.flatMap((b) => b.devices).find((d) => d.qdev_id === 'ua-lsi0');

@@ -1,0 +1,107 @@
+// Every QEMU of a system-mode domain runs unprivileged under its own id (jail-ids.ts): the probe
+// reads each process's /proc/PID/status and fds — uid ≠ 0 and distinct per process and per
+// domain, no capabilities, NoNewPrivs, seccomp — and through the remote's monitor tries to open
+// /etc/shadow, a file in /root and the other domain's image: all refused, while the remote
+// still serves its own disk. From each jail's credentials, the other domain's processes cannot
+// be signalled and its image cannot be read.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Harness } from './harness.js';
+
+const h = new Harness();
+afterAll(() => h.cleanup());
+
+interface ProcStatus { uid: number[]; gid: number[]; groups: string; capEff: string; capPrm: string; noNewPrivs: string; seccomp: string }
+
+function status(pid: number): ProcStatus {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): string => new RegExp(`^${name}:[ \\t]*(.*)$`, "m").exec(text)?.[1]?.trim() ?? '';
+  return {
+    uid: field('Uid').split(/\s+/).map(Number),
+    gid: field('Gid').split(/\s+/).map(Number),
+    groups: field('Groups'),
+    capEff: field('CapEff'),
+    capPrm: field('CapPrm'),
+    noNewPrivs: field('NoNewPrivs'),
+    seccomp: field('Seccomp'),
+  };
+}
+
+/** What each fd of a process points at. */
+function fdTargets(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/fd`).map((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  });
+}
+
+const remoteCmd = (rid: string, command: object): string => JSON.stringify({ execute: 'x-mpvirt-remote', arguments: { rid, command } });
+
+describe('jailed QEMU processes', () => {
+  it('run under their own ids with no privilege, and reach nothing but what the daemon handed them', async () => {
+    const driver = await h.driver();
+    // images as libvirt's storage pools create them: only root may open them (a world-readable
+    // image stays readable by every jail until the processes get an empty root: docs/security.md)
+    const disk1 = h.disk('jail1.img', 16);
+    const disk2 = h.disk('jail2.img', 16);
+    chmodSync(disk1, 0o600);
+    chmodSync(disk2, 0o600);
+    const secret = '/root/.mpvirt-jail-test-secret';
+    writeFileSync(secret, 'not for guests\n', { mode: 0o600 });
+    const obj1 = await driver.defineXML(h.xml('jail1', { disk: disk1 }));
+    const obj2 = await driver.defineXML(h.xml('jail2', { disk: disk2, uuid: '55555555-0000-0000-0000-000000000002' }));
+    await driver.start(obj1, { paused: true });
+    const p1 = h.track(obj1);
+    await driver.start(obj2, { paused: true });
+    const p2 = h.track(obj2);
+
+    const pids = [p1.main, p1.remotes[0]!, p2.main, p2.remotes[0]!];
+    const st = pids.map(status);
+    console.log(pids.map((p, i) => `pid ${p}: Uid ${st[i]!.uid.join(' ')} Gid ${st[i]!.gid.join(' ')} CapEff ${st[i]!.capEff} NoNewPrivs ${st[i]!.noNewPrivs} Seccomp ${st[i]!.seccomp}`).join('\n'));
+    for (const s of st) {
+      expect(s.uid[0]).not.toBe(0);
+      expect(new Set(s.uid).size, 'real, effective, saved and fs uid are one id').toBe(1);
+      expect(new Set(s.gid).size).toBe(1);
+      expect(s.groups).toBe('');
+      expect(s.capEff).toBe('0000000000000000');
+      expect(s.capPrm).toBe('0000000000000000');
+      expect(s.noNewPrivs).toBe('1');
+      expect(s.seccomp).toBe('2');
+    }
+    expect(new Set(st.map((s) => s.uid[0])).size, 'one id per process, across domains').toBe(4);
+    // the live XML names each remote's ids
+    expect(driver.getXMLDesc(obj1)).toContain(`uid="${st[1]!.uid[0]}" gid="${st[1]!.gid[0]}"`);
+
+    // the only files a remote holds open are its image, the domain log and the guest's RAM
+    // (the memfd its main QEMU shared with it: the device does DMA)
+    const files1 = fdTargets(p1.remotes[0]!).filter((t) => t.startsWith('/') && !t.startsWith('/dev/'));
+    expect(new Set(files1)).toEqual(new Set([disk1, `${h.logDir}/jail1.log`, '/memfd:memory-backend-memfd (deleted)']));
+
+    // through the monitor, a compromised remote cannot open what it was not given
+    for (const path of ['/etc/shadow', secret, disk2]) {
+      const reply = await driver.qemuMonitorCommand(obj1, remoteCmd('8', { execute: 'blockdev-add', arguments: { driver: 'file', filename: path, 'node-name': 'evil', 'read-only': true } }));
+      expect(reply, path).toMatch(/"error".*Permission denied/);
+    }
+    // and still serves its own disk
+    const blocks = JSON.parse(await driver.qemuMonitorCommand(obj1, remoteCmd('8', { execute: 'query-block' }))) as { return: Array<{ inserted?: { file: string } }> };
+    expect(blocks.return.some((b) => b.inserted?.file === '/dev/fdset/1')).toBe(true);
+
+    // from each jail's credentials: the other domain's processes and image are out of reach
+    for (const [mine, theirs, theirImage] of [[st[1]!, p2.remotes[0]!, disk2], [st[3]!, p1.main, disk1]] as const) {
+      const as = { uid: mine.uid[0]!, gid: mine.gid[0]! };
+      const kill = spawnSync('/bin/kill', ['-0', String(theirs)], { ...as, encoding: 'utf8' });
+      expect(kill.status, kill.stderr).not.toBe(0);
+      expect(kill.stderr).toMatch(/Operation not permitted/);
+      const read = spawnSync('/bin/cat', [theirImage], { ...as, encoding: 'utf8' });
+      expect(read.status).not.toBe(0);
+      expect(read.stderr).toMatch(/Permission denied/);
+    }
+    await driver.destroy(obj1);
+    await driver.destroy(obj2);
+    spawnSync('rm', ['-f', secret]);
+  }, 120_000);
+});
