@@ -188,6 +188,8 @@ export interface RemoteProcessLive {
   /** the unprivileged user and group it runs as */
   uid?: number;
   gid?: number;
+  /** the namespaces of its own it runs in, comma-separated (net,ipc,uts) */
+  jail?: string;
 }
 
 export interface RemoteProcessDef {

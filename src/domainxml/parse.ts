@@ -265,6 +265,7 @@ function parseProcess(r: ElementReader): RemoteProcessDef {
     ...opt('monitor', monitor),
     ...opt('uid', id('uid')),
     ...opt('gid', id('gid')),
+    ...opt('jail', r.attr('jail')),
   };
   if (rid === undefined) throw xmlError(`missing attribute 'rid' in <${r.el.name}>`, { where: `${r.path}/@rid` });
   const devices: string[] = [];

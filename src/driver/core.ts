@@ -64,5 +64,7 @@ export interface DriverCore {
   readonly jail: JailIds | undefined;
   /** the host's kvm group, the gid of a KVM domain's main QEMU */
   readonly kvmGid: number | undefined;
+  /** jailed processes also get their own namespaces (probed at init: jail.ts probeNamespaces) */
+  readonly namespaces: boolean;
   allocateId(): number;
 }

@@ -25,6 +25,8 @@ export interface RemoteRuntime {
   supervisor: RemoteSupervisor;
   /** the uid/gid it runs as (jail-ids.ts); absent when it runs as the daemon's user */
   credentials?: Credentials;
+  /** the namespaces of its own it runs in (jail.ts) */
+  jail?: string[];
 }
 
 export interface DomainRuntime {

@@ -16,6 +16,7 @@ import { diskByPath, readBlockInfo, readBlockInfoLive, type BlockInfo } from './
 import { prepareDefinition, withLoadDefaults } from './definition.js';
 import { DisplayPorts } from './display-ports.js';
 import { DEFAULT_JAIL_IDS, JailIds, kvmGroupId } from './jail-ids.js';
+import { probeNamespaces } from './jail.js';
 import { monitorForDisk, updateDeviceFlags } from './media.js';
 import { DomainList, DomainObject } from './domain-object.js';
 import { Detail, DriverEventBus, LifecycleEvent } from './events.js';
@@ -83,6 +84,7 @@ export class QemuDriver implements DriverCore {
   readonly displayPorts = new DisplayPorts();
   readonly jail: JailIds | undefined;
   readonly kvmGid = kvmGroupId();
+  namespaces = false;
   readonly log: Logger;
   readonly defaultEmulator: string;
   private readonly autoIsolate: { models: string[]; onCrash: OnCrashAction };
@@ -108,6 +110,10 @@ export class QemuDriver implements DriverCore {
   /** Load definitions, reattach running domains, then start autostart domains. */
   async init(): Promise<void> {
     for (const d of [this.dirs.configDir, this.dirs.stateDir, this.dirs.logDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    if (this.jail) {
+      this.namespaces = await probeNamespaces();
+      if (!this.namespaces) this.log.warn({}, 'jailed QEMU processes get no namespaces of their own: unshare(1) cannot create them here');
+    }
     const domains = await this.defs.loadAll((p) =>
       this.log.error({ file: p.path, err: p.error }, 'cannot load a persistent definition; left in place'),
     );
@@ -194,7 +200,7 @@ export class QemuDriver implements DriverCore {
   /** The running definition as dumpxml shows it: the id, and each remote's pid, state and monitor. */
   liveDefinition(obj: DomainObject): DomainDef {
     const live = new Map(
-      (obj.runtime?.remotes ?? []).map((r) => [r.rid, { pid: r.handle.pid, state: r.supervisor.state, monitor: r.qmpPath, ...(r.credentials ?? {}) }] as const),
+      (obj.runtime?.remotes ?? []).map((r) => [r.rid, { pid: r.handle.pid, state: r.supervisor.state, monitor: r.qmpPath, ...(r.credentials ?? {}), ...(r.jail ? { jail: r.jail.join(',') } : {}) }] as const),
     );
     return withLiveState(obj.liveDef ?? obj.def, obj.id, live);
   }

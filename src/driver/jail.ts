@@ -4,6 +4,7 @@
  * and binds every socket for them (emulator/child-fds.ts), so the only place a jailed QEMU
  * writes itself is a display socket directory the main QEMU owns.
  */
+import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DomainDef, GraphicsDef } from '../domainxml/model.js';
@@ -45,4 +46,34 @@ export function prepareDisplayDirs(def: DomainDef, runDir: string, main: Credent
   // the main QEMU must pass through the state and runtime directories, which it may not read
   chmodSync(dirname(runDir), 0o711);
   chmodSync(runDir, 0o711);
+}
+
+/** The namespaces a process of a domain gets: its own IPC and UTS; a remote also its own, empty, network. */
+export type JailNamespace = 'net' | 'ipc' | 'uts';
+
+export const UNSHARE = '/usr/bin/unshare';
+
+/**
+ * Whether this host lets the daemon give processes their own namespaces: util-linux's unshare
+ * is there and the kernel allows them (probed once, by running it, never from a version).
+ */
+export function probeNamespaces(): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (process.getuid?.() !== 0) return resolve(false);
+    execFile(UNSHARE, ['--net', '--ipc', '--uts', '--', '/bin/true'], { timeout: 5000 }, (err) => resolve(!err));
+  });
+}
+
+/** The namespaces of a process: every process gets IPC and UTS, a remote also an empty network. */
+export function namespacesFor(remote: boolean): JailNamespace[] {
+  return remote ? ['net', 'ipc', 'uts'] : ['ipc', 'uts'];
+}
+
+/**
+ * How the daemon starts a jailed process in its namespaces: through unshare(1), which enters them,
+ * drops to the jail ids (no supplementary groups) and execs QEMU — the same pid, no fork, so
+ * supervision, pidfds and re-adoption are unchanged.
+ */
+export function unshareWrapper(ns: readonly JailNamespace[], c: Credentials): { binary: string; args: string[] } {
+  return { binary: UNSHARE, args: [...ns.map((n) => `--${n}`), '--setgid', String(c.gid), '--setuid', String(c.uid), '--'] };
 }

@@ -94,6 +94,7 @@ async function reattach(core: DriverCore, rec: StatusRecord): Promise<void> {
       qmp,
       qmpPath: r.qmpPath,
       ...credentialsOf(r),
+      ...(r.jail ? { jail: r.jail.split(',') } : {}),
       supervisor: new RemoteSupervisor({
         rid: r.rid,
         alias: r.alias,

@@ -39,6 +39,19 @@ export interface LaunchOptions {
   monitorTimeoutMs?: number;
   /** the uid/gid each process runs as (rid, or undefined for the main QEMU); default: the daemon's */
   credentials?: (rid: string | undefined) => Credentials | undefined;
+  /**
+   * a program that starts the process instead (it gets `args`, then QEMU's binary and argv, and
+   * must exec QEMU in the same process): how a process enters its own namespaces. With it, the
+   * wrapper sets the credentials itself.
+   */
+  wrapper?: (rid: string | undefined) => { binary: string; args: string[] } | undefined;
+}
+
+/** binary, argv and credentials of one spawn, through the wrapper when there is one. */
+function spawnTarget(opts: LaunchOptions, rid: string | undefined, binary: string, argv: string[]): { binary: string; argv: string[]; uid?: number; gid?: number } {
+  const w = opts.wrapper?.(rid);
+  if (w) return { binary: w.binary, argv: [...w.args, binary, ...argv] };
+  return { binary, argv, ...(opts.credentials?.(rid) ?? {}) };
 }
 
 export interface Credentials { uid: number; gid: number }
@@ -78,7 +91,7 @@ export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchO
       let own: OpenedFds | undefined;
       try {
         own = openPlannedFds(r.files, r.listeners);
-        proc = spawnQemu({ binary: r.binary, argv: r.argv, fdMap: [{ childFd: r.linkFd, source: remoteEnd }, ...own.entries], ...common, ...(opts.credentials?.(r.rid) ?? {}) });
+        proc = spawnQemu({ ...spawnTarget(opts, r.rid, r.binary, r.argv), fdMap: [{ childFd: r.linkFd, source: remoteEnd }, ...own.entries], ...common });
       } finally {
         closeFd(remoteEnd); // the child has its own copies now
         own?.close();
@@ -91,7 +104,7 @@ export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchO
     let own: OpenedFds | undefined;
     try {
       own = openPlannedFds(plan.main.files, plan.main.listeners);
-      main = spawnQemu({ binary: plan.main.binary, argv: plan.main.argv, fdMap: [...fdMap, ...own.entries], ...common, ...(opts.credentials?.(undefined) ?? {}) });
+      main = spawnQemu({ ...spawnTarget(opts, undefined, plan.main.binary, plan.main.argv), fdMap: [...fdMap, ...own.entries], ...common });
     } finally {
       for (const fd of mainEnds.splice(0)) closeFd(fd);
       own?.close();

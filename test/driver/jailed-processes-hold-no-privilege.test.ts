@@ -1,6 +1,7 @@
-// Every QEMU of a system-mode domain runs unprivileged under its own id (jail-ids.ts): the probe
-// reads each process's /proc/PID/status and fds — uid ≠ 0 and distinct per process and per
-// domain, no capabilities, NoNewPrivs, seccomp — and through the remote's monitor tries to open
+// Every QEMU of a system-mode domain runs unprivileged under its own id (jail-ids.ts) and in
+// namespaces of its own (jail.ts): the probe reads each process's /proc/PID/status, ns and fds —
+// uid ≠ 0 and distinct per process and per domain, no capabilities, NoNewPrivs, seccomp, own IPC
+// and UTS, a remote's own empty network — and through the remote's monitor tries to open
 // /etc/shadow, a file in /root and the other domain's image: all refused, while the remote
 // still serves its own disk. From each jail's credentials, the other domain's processes cannot
 // be signalled and its image cannot be read.
@@ -73,8 +74,19 @@ describe('jailed QEMU processes', () => {
       expect(s.seccomp).toBe('2');
     }
     expect(new Set(st.map((s) => s.uid[0])).size, 'one id per process, across domains').toBe(4);
-    // the live XML names each remote's ids
-    expect(driver.getXMLDesc(obj1)).toContain(`uid="${st[1]!.uid[0]}" gid="${st[1]!.gid[0]}"`);
+    // the live XML names each remote's ids and namespaces
+    expect(driver.getXMLDesc(obj1)).toContain(`uid="${st[1]!.uid[0]}" gid="${st[1]!.gid[0]}" jail="net,ipc,uts"`);
+
+    // own namespaces: every process its own IPC and UTS; a remote also an empty network of its
+    // own (the main QEMU keeps the host's, for user networking and display ports)
+    const ns = (pid: number | 'self', kind: string): string => readlinkSync(`/proc/${pid}/ns/${kind}`);
+    for (const pid of pids) for (const kind of ['ipc', 'uts']) expect(ns(pid, kind), `${pid} ${kind}`).not.toBe(ns('self', kind));
+    expect(new Set(pids.map((p) => ns(p, 'ipc'))).size).toBe(4);
+    expect(ns(p1.remotes[0]!, 'net')).not.toBe(ns('self', 'net'));
+    expect(ns(p2.remotes[0]!, 'net')).not.toBe(ns(p1.remotes[0]!, 'net'));
+    expect(ns(p1.main, 'net')).toBe(ns('self', 'net'));
+    const links = (pid: number): string => readFileSync(`/proc/${pid}/net/dev`, 'utf8');
+    expect(links(p1.remotes[0]!).split('\n').filter((l) => l.includes(':')).map((l) => l.trim().split(':')[0])).toEqual(['lo']);
 
     // the only files a remote holds open are its image, the domain log and the guest's RAM
     // (the memfd its main QEMU shared with it: the device does DMA)
