@@ -66,5 +66,7 @@ export interface DriverCore {
   readonly kvmGid: number | undefined;
   /** jailed processes also get their own namespaces (probed at init: jail.ts probeNamespaces) */
   readonly namespaces: boolean;
+  /** and an empty root in their own mount namespace (probed at init: jail.ts probeJailRoot) */
+  readonly jailRoot: boolean;
   allocateId(): number;
 }

@@ -16,7 +16,7 @@ import { diskByPath, readBlockInfo, readBlockInfoLive, type BlockInfo } from './
 import { prepareDefinition, withLoadDefaults } from './definition.js';
 import { DisplayPorts } from './display-ports.js';
 import { DEFAULT_JAIL_IDS, JailIds, kvmGroupId } from './jail-ids.js';
-import { probeNamespaces } from './jail.js';
+import { probeJailRoot, probeNamespaces } from './jail.js';
 import { monitorForDisk, updateDeviceFlags } from './media.js';
 import { DomainList, DomainObject } from './domain-object.js';
 import { Detail, DriverEventBus, LifecycleEvent } from './events.js';
@@ -85,6 +85,7 @@ export class QemuDriver implements DriverCore {
   readonly jail: JailIds | undefined;
   readonly kvmGid = kvmGroupId();
   namespaces = false;
+  jailRoot = false;
   readonly log: Logger;
   readonly defaultEmulator: string;
   private readonly autoIsolate: { models: string[]; onCrash: OnCrashAction };
@@ -113,6 +114,8 @@ export class QemuDriver implements DriverCore {
     if (this.jail) {
       this.namespaces = await probeNamespaces();
       if (!this.namespaces) this.log.warn({}, 'jailed QEMU processes get no namespaces of their own: unshare(1) cannot create them here');
+      this.jailRoot = this.namespaces && (await probeJailRoot(this.dirs.stateDir));
+      if (this.namespaces && !this.jailRoot) this.log.warn({}, 'jailed QEMU processes keep the host\'s root: a private mount namespace cannot be set up here');
     }
     const domains = await this.defs.loadAll((p) =>
       this.log.error({ file: p.path, err: p.error }, 'cannot load a persistent definition; left in place'),

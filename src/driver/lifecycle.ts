@@ -14,7 +14,7 @@ import type { DomainDef, MemballoonDef } from '../domainxml/model.js';
 import { buildLaunchPlan, type LaunchPlan } from '../emulator/launch-plan.js';
 import { imageHasNoBacking } from './block-info.js';
 import { withDisplayPorts } from './display-ports.js';
-import { idText, jailCredentials, namespacesFor, prepareDisplayDirs, unshareWrapper, type JailCredentials } from './jail.js';
+import { idText, jailCredentials, jailWrapper, namespacesFor, prepareDisplayDirs, type JailCredentials } from './jail.js';
 import { LogCap } from '../emulator/log-cap.js';
 import { assertMultiprocess } from '../emulator/caps-probe.js';
 import { shellQuote } from '../emulator/native.js';
@@ -149,9 +149,7 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
       logFile: domainLogFile(core, obj.name),
       monitorTimeoutMs: core.tuning.monitorTimeoutMs,
       ...(creds ? { credentials: (rid: string | undefined) => (rid === undefined ? creds!.main : creds!.remotes.get(rid)) } : {}),
-      ...(creds && core.namespaces
-        ? { wrapper: (rid: string | undefined) => unshareWrapper(namespacesFor(rid !== undefined), rid === undefined ? creds!.main : creds!.remotes.get(rid)!) }
-        : {}),
+      ...(creds && core.namespaces ? { wrapper: (rid: string | undefined) => jailWrapper(core, live, runDir, rid, creds!) } : {}),
     });
   } catch (e) {
     logCap.enforce();
@@ -174,7 +172,7 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
         qmp: l.qmp,
         qmpPath: p.qmpPath,
         ...(c ? { credentials: c } : {}),
-        ...(c && core.namespaces ? { jail: namespacesFor(true) } : {}),
+        ...(c && core.namespaces ? { jail: [...(core.jailRoot ? ['root'] : []), ...namespacesFor(true)] } : {}),
         supervisor: new RemoteSupervisor({
           rid: p.rid,
           alias: p.alias,

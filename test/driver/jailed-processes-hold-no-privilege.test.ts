@@ -74,8 +74,15 @@ describe('jailed QEMU processes', () => {
       expect(s.seccomp).toBe('2');
     }
     expect(new Set(st.map((s) => s.uid[0])).size, 'one id per process, across domains').toBe(4);
-    // the live XML names each remote's ids and namespaces
-    expect(driver.getXMLDesc(obj1)).toContain(`uid="${st[1]!.uid[0]}" gid="${st[1]!.gid[0]}" jail="net,ipc,uts"`);
+    // the live XML names each remote's ids and jail
+    expect(driver.getXMLDesc(obj1)).toContain(`uid="${st[1]!.uid[0]}" gid="${st[1]!.gid[0]}" jail="root,net,ipc,uts"`);
+
+    // an empty root: a tmpfs of its own with the read-only runtime QEMU needs, and nothing else
+    for (const pid of pids) {
+      const seen = readdirSync(`/proc/${pid}/root`).sort();
+      expect(seen.filter((e) => !['bin', 'lib', 'lib64', 'sbin'].includes(e)), `root of ${pid}`).toEqual(pid === p1.main || pid === p2.main ? ['dev', 'proc', 'tmp', 'usr'].concat(seen.includes('work') ? ['work'] : []).sort() : ['dev', 'proc', 'tmp', 'usr']);
+      expect(readdirSync(`/proc/${pid}/root/tmp`)).toEqual([]);
+    }
 
     // own namespaces: every process its own IPC and UTS; a remote also an empty network of its
     // own (the main QEMU keeps the host's, for user networking and display ports)
@@ -96,7 +103,8 @@ describe('jailed QEMU processes', () => {
     // through the monitor, a compromised remote cannot open what it was not given
     for (const path of ['/etc/shadow', secret, disk2]) {
       const reply = await driver.qemuMonitorCommand(obj1, remoteCmd('8', { execute: 'blockdev-add', arguments: { driver: 'file', filename: path, 'node-name': 'evil', 'read-only': true } }));
-      expect(reply, path).toMatch(/"error".*Permission denied/);
+      // not there at all in its root (or, without one, not readable with its ids)
+      expect(reply, path).toMatch(/"error".*(No such file or directory|Permission denied)/);
     }
     // and still serves its own disk
     const blocks = JSON.parse(await driver.qemuMonitorCommand(obj1, remoteCmd('8', { execute: 'query-block' }))) as { return: Array<{ inserted?: { file: string } }> };
