@@ -17,9 +17,6 @@ import {
   encodeFrame, FrameDecoder, KEEPALIVE_PROGRAM, KEEPALIVE_PROTOCOL_VERSION, KeepaliveProc, MessageStatus, MessageType,
   remoteErrorCodec, toRemoteError, type Frame, type Header,
 } from './protocol.js';
-
-/** How long a client may take to close its side after CONNECT_CLOSE */
-const CLOSE_LINGER_MS = 5000;
 import { decodePrefix, encode, XdrDecodeError, type Codec } from './xdr.js';
 
 export interface KeepaliveOptions {
@@ -75,9 +72,7 @@ export class RpcClient implements RpcConnection {
     socket.on('error', (e) => opts.log.debug({ conn: this.id, err: e }, 'client socket error'));
     socket.on('end', () => {
       this.clientEnded = true;
-      // after CONNECT_CLOSE our side is ended already: both are, the socket can go
-      if (this.closing) this.socket.destroy();
-      else this.endIfIdle();
+      this.endIfIdle();
     });
     socket.on('close', () => void this.cleanup());
   }
@@ -225,14 +220,8 @@ export class RpcClient implements RpcConnection {
     const us = Number(process.hrtime.bigint() - started) / 1000;
     this.opts.log.debug({ conn: this.id, proc: name, serial: h.serial, status, us }, 'rpc call');
     this.write(encodeFrame({ ...h, type: MessageType.REPLY, status }, payload));
-    // CONNECT_CLOSE: flush the reply and half-close (libvirtd's delayed close). The socket goes
-    // once the client closes its side too: destroying it while calls the client sent after
-    // CONNECT_CLOSE are unread would make the kernel answer with a reset, which can throw away
-    // the reply before the client reads it. A client that never closes is cut off after a while.
-    if (this.closing && !this.closed && !this.socket.writableEnded) {
-      this.socket.end();
-      setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS).unref();
-    }
+    // CONNECT_CLOSE: flush the reply, then close both directions (libvirtd's delayed close)
+    if (this.closing && !this.closed) this.socket.end(() => this.socket.destroy());
   }
 
   /** The server's policy, in libvirtd's order; throws the error the client gets. */
