@@ -68,7 +68,7 @@ function withListenAddress(g: GraphicsDef): GraphicsDef {
   const address = first?.attrs.find((a) => a.name === 'address')?.value ?? g.listen ?? DEFAULT_DISPLAY_LISTEN;
   const listen = makeElement('listen', [['type', 'address'], ['address', address]]);
   const others = g.extra.children.filter((c) => c !== first);
-  return { ...g, listen: address, extra: { attrs: g.extra.attrs, children: [listen, ...others.filter((c) => c !== first)] } };
+  return { ...g, listen: address, extra: { attrs: g.extra.attrs, children: [listen, ...others] } };
 }
 
 /**
