@@ -5,6 +5,7 @@
  * user can feed `dumpxml` output back to `define`.
  */
 import { withoutGeneratedAliases } from './aliases.js';
+import { reanchorTopLevel } from './defaults/top-level.js';
 import type { DiskDef, DomainDef, RemoteProcessLive } from './model.js';
 import { attr, makeElement, type XElement, type XNode } from './xmltree.js';
 
@@ -196,4 +197,24 @@ export function withChannelConnection(def: DomainDef, alias: string, open: boole
       return { ...d, element: { ...d.element, children } };
     }),
   };
+}
+
+/** The cgroup partition the domain names (`<resource><partition>`), if any. */
+export function resourcePartition(def: DomainDef): string | undefined {
+  const res = def.extraTop.find((t) => t.element.ns === null && t.element.local === 'resource')?.element;
+  const part = res?.children.find((c): c is XElement => c.kind === 'element' && c.local === 'partition');
+  if (!part) return undefined;
+  return part.children.map((c) => (c.kind === 'text' ? c.value : '')).join('').trim();
+}
+
+/**
+ * The definition with the cgroup partition its processes run in, as libvirt's live XML shows it
+ * (`<resource><partition>/machine</partition></resource>`); one already named is left as it is.
+ */
+export function withResourcePartition(def: DomainDef, partition: string): DomainDef {
+  if (resourcePartition(def) !== undefined) return def;
+  // verbatim elements keep their layout: written as libvirt indents it at the top level
+  const el = makeElement('resource', [], [{ kind: 'text', value: '\n    ' }, makeElement('partition', [], [{ kind: 'text', value: partition }]), { kind: 'text', value: '\n  ' }]);
+  const withIt = { ...def, extraTop: [...def.extraTop, { after: null, element: el }] };
+  return { ...withIt, extraTop: reanchorTopLevel(withIt) };
 }

@@ -9,6 +9,7 @@ import type { JailIds } from './jail-ids.js';
 import type { DomainList } from './domain-object.js';
 import type { DriverEventBus } from './events.js';
 import type { DefinitionStore, StatusStore } from './persistence.js';
+import type { CgroupLayout } from '../remote/cgroup.js';
 
 export interface DriverDirs {
   /** persistent definitions NAME.xml (+ autostart/) */
@@ -68,5 +69,7 @@ export interface DriverCore {
   readonly namespaces: boolean;
   /** and an empty root in their own mount namespace (probed at init: jail.ts probeJailRoot) */
   readonly jailRoot: boolean;
+  /** the cgroup hierarchies domains get a group in (probed at init: remote/cgroup.ts); undefined: none */
+  readonly cgroups: CgroupLayout | undefined;
   allocateId(): number;
 }

@@ -16,7 +16,7 @@ import { diskByPath, readBlockInfo, readBlockInfoLive, type BlockInfo } from './
 import { prepareDefinition, withLoadDefaults } from './definition.js';
 import { DisplayPorts } from './display-ports.js';
 import { DEFAULT_JAIL_IDS, JailIds, kvmGroupId } from './jail-ids.js';
-import { probeJailRoot, probeNamespaces } from './jail.js';
+import { namespacesFor, probeJailRoot, probeNamespaces } from './jail.js';
 import { monitorForDisk, updateDeviceFlags } from './media.js';
 import { DomainList, DomainObject } from './domain-object.js';
 import { Detail, DriverEventBus, LifecycleEvent } from './events.js';
@@ -27,6 +27,7 @@ import { monitorCommand } from './monitor-command.js';
 import { DomainState, PausedReason, RunningReason, ShutoffReason } from './state.js';
 import { buildCapabilitiesXml, maxVcpusFor, readHost } from './capabilities.js';
 import { getDomainMetadata, setDomainMetadata, type SetMetadataRequest } from './metadata-api.js';
+import { probeCgroups, type CgroupLayout } from '../remote/cgroup.js';
 
 export interface DriverOptions extends DriverDirs {
   /** where probed QEMU capabilities are cached */
@@ -42,6 +43,8 @@ export interface DriverOptions extends DriverDirs {
    * user. Default: DEFAULT_JAIL_IDS when the daemon runs as root, else null (session mode).
    */
   jailIds?: readonly [number, number] | null;
+  /** a cgroup per domain (remote/cgroup.ts); default: when the daemon runs as root (system mode) */
+  cgroups?: boolean;
 }
 
 /** CPU time of a process (utime + stime in /proc/PID/stat, clock ticks of 10 ms), as libvirt reports it. */
@@ -86,6 +89,8 @@ export class QemuDriver implements DriverCore {
   readonly kvmGid = kvmGroupId();
   namespaces = false;
   jailRoot = false;
+  cgroups: CgroupLayout | undefined;
+  readonly #wantCgroups: boolean;
   readonly log: Logger;
   readonly defaultEmulator: string;
   private readonly autoIsolate: { models: string[]; onCrash: OnCrashAction };
@@ -102,6 +107,7 @@ export class QemuDriver implements DriverCore {
     this.autoIsolate = { models: opts.autoIsolate ?? ['lsilogic'], onCrash: opts.autoIsolateOnCrash ?? 'destroy' };
     const ids = opts.jailIds === undefined ? (process.getuid?.() === 0 ? DEFAULT_JAIL_IDS : null) : opts.jailIds;
     this.jail = ids ? new JailIds(ids[0], ids[1]) : undefined;
+    this.#wantCgroups = opts.cgroups ?? process.getuid?.() === 0;
   }
 
   allocateId(): number {
@@ -114,8 +120,12 @@ export class QemuDriver implements DriverCore {
     if (this.jail) {
       this.namespaces = await probeNamespaces();
       if (!this.namespaces) this.log.warn({}, 'jailed QEMU processes get no namespaces of their own: unshare(1) cannot create them here');
-      this.jailRoot = this.namespaces && (await probeJailRoot(this.dirs.stateDir));
+      this.jailRoot = this.namespaces && (await probeJailRoot(this.dirs.stateDir, namespacesFor(true)));
       if (this.namespaces && !this.jailRoot) this.log.warn({}, 'jailed QEMU processes keep the host\'s root: a private mount namespace cannot be set up here');
+    }
+    if (this.#wantCgroups) {
+      this.cgroups = probeCgroups();
+      if (!this.cgroups) this.log.warn({}, 'domains get no cgroup of their own: no cgroup hierarchy is writable here');
     }
     const domains = await this.defs.loadAll((p) =>
       this.log.error({ file: p.path, err: p.error }, 'cannot load a persistent definition; left in place'),

@@ -5,11 +5,13 @@
  * writes itself is a display socket directory the main QEMU owns.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DomainDef, GraphicsDef } from '../domainxml/model.js';
 import type { LaunchPlan } from '../emulator/launch-plan.js';
+import type { ExitStatus } from '../emulator/process.js';
 import { displaySocketPath } from '../emulator/display-argv.js';
+import { buildJailRoot, detachJailRoot } from '../remote/jail-root.js';
 import type { DriverCore } from './core.js';
 import type { Credentials } from './jail-ids.js';
 
@@ -48,94 +50,99 @@ export function prepareDisplayDirs(def: DomainDef, runDir: string, main: Credent
   chmodSync(runDir, 0o711);
 }
 
-/** The namespaces a process of a domain gets: its own IPC and UTS; a remote also its own, empty, network. */
-export type JailNamespace = 'net' | 'ipc' | 'uts';
+/** The namespaces a process of a domain gets: its own pid, IPC and UTS; a remote also its own, empty, network. */
+export type JailNamespace = 'net' | 'ipc' | 'uts' | 'pid';
 
 export const UNSHARE = '/usr/bin/unshare';
 
 /**
  * Whether this host lets the daemon give processes their own namespaces: util-linux's unshare
- * is there and the kernel allows them (probed once, by running it, never from a version).
+ * is there, the kernel allows them, and a forked child can be found from its parent (a pid
+ * namespace needs unshare to fork: QEMU runs as its child) — probed once, by doing it.
  */
 export function probeNamespaces(): Promise<boolean> {
   return new Promise((resolve) => {
     if (process.getuid?.() !== 0) return resolve(false);
-    execFile(UNSHARE, ['--net', '--ipc', '--uts', '--', '/bin/true'], { timeout: 5000 }, (err) => resolve(!err));
+    execFile(UNSHARE, [...nsArgs(['net', 'ipc', 'uts', 'pid']), '--', '/bin/true'], { timeout: 5000 }, (err) => resolve(!err && existsSync(`/proc/${process.pid}/task/${process.pid}/children`)));
   });
 }
 
-/** The namespaces of a process: every process gets IPC and UTS, a remote also an empty network. */
+/** The namespaces of a process: every process gets pid, IPC and UTS, a remote also an empty network. */
 export function namespacesFor(remote: boolean): JailNamespace[] {
-  return remote ? ['net', 'ipc', 'uts'] : ['ipc', 'uts'];
+  return remote ? ['net', 'ipc', 'uts', 'pid'] : ['ipc', 'uts', 'pid'];
+}
+
+/**
+ * unshare's options for these namespaces. A pid namespace takes a fork (QEMU is its pid 1, the
+ * child of unshare, which waits and exits as QEMU did); --kill-child ends QEMU if unshare is
+ * killed; with a mount namespace, /proc is mounted anew inside, showing only the jail's pids.
+ */
+function nsArgs(ns: readonly JailNamespace[], mount = false): string[] {
+  const args = ns.map((n) => `--${n}`);
+  if (ns.includes('pid')) args.push('--fork', '--kill-child');
+  if (mount) args.push('--mount', '--propagation', 'private', ...(ns.includes('pid') ? ['--mount-proc=/proc'] : []));
+  return args;
+}
+
+/** How a wrapper starts a process: see LaunchOptions.wrapper. */
+export interface JailWrapper {
+  binary: string;
+  args: string[];
+  forks: boolean;
+  exitStatus?: (raw: ExitStatus, tail: () => string) => ExitStatus;
+  afterStart?: () => void;
+}
+
+/**
+ * QEMU's exit status from unshare's. unshare exits with its child's code, and re-raises the signal
+ * that killed it — except SIGKILL, which util-linux 2.38 cannot re-raise (it resets the signal's
+ * handler first, which the kernel refuses for SIGKILL): it then says so and exits 1. That line in
+ * what the process wrote (other processes of the domain may write after it: a main QEMU whose
+ * remote died floods the log) is a SIGKILL.
+ */
+export function unshareExitStatus(raw: ExitStatus, tail: () => string): ExitStatus {
+  if (raw.code !== 1) return raw;
+  return /^unshare: sigprocmask unblock failed: /m.test(tail()) ? { code: null, signal: 'SIGKILL' } : raw;
 }
 
 /**
  * How the daemon starts a jailed process in its namespaces: through unshare(1), which enters them,
- * drops to the jail ids (no supplementary groups) and execs QEMU — the same pid, no fork, so
- * supervision, pidfds and re-adoption are unchanged.
+ * drops to the jail ids (no supplementary groups) and execs QEMU (as its one child, when there is
+ * a pid namespace); with `root`, chrooted into that jail root (remote/jail-root.ts).
  */
-export function unshareWrapper(ns: readonly JailNamespace[], c: Credentials): { binary: string; args: string[] } {
-  return { binary: UNSHARE, args: [...ns.map((n) => `--${n}`), '--setgid', String(c.gid), '--setuid', String(c.uid), '--'] };
+export function unshareWrapper(ns: readonly JailNamespace[], c: Credentials, root?: string): JailWrapper {
+  return {
+    binary: UNSHARE,
+    args: [...nsArgs(ns, root !== undefined), ...(root !== undefined ? [`--root=${root}`] : []), '--setgid', String(c.gid), '--setuid', String(c.uid), '--'],
+    forks: ns.includes('pid'),
+    ...(ns.includes('pid') ? { exitStatus: unshareExitStatus } : {}),
+  };
 }
 
-/**
- * The root a jailed process sees: a fresh tmpfs in its own mount namespace holding only what
- * QEMU needs to run — /usr read-only (binary, libraries, firmware, modules), a few device nodes
- * (/dev/null, zero, full, random, urandom, kvm), /proc, an
- * empty /tmp, and the few host paths the process must open itself (a kernel, an initrd, its
- * display socket directory), bound at their own paths. Everything else it gets as fds. The script
- * runs as root in the new namespaces, then execs unshare(1) to chroot, drop to the jail ids and
- * exec QEMU — the same pid throughout.
- *
- * Positional parameters: ROOT UID GID N BIND1 … BINDN QEMU ARGS…
- */
-export const JAIL_ROOT_SCRIPT = [
-  // every external command is an exec (~3 ms here): as few as possible
-  'set -eu',
-  'root=$1 uid=$2 gid=$3 n=$4; shift 4',
-  'mount -t tmpfs -o mode=0755,nosuid mpvirt-jail "$root"',
-  'mkdir "$root/usr" "$root/dev" "$root/proc"',
-  'mkdir -m 1777 "$root/tmp"',
-  'mount --bind -o ro /usr "$root/usr"',
-  'ln -s usr/lib usr/lib64 usr/bin usr/sbin "$root/"',
-  // device nodes copied (mknod) into the tmpfs, not bound: one command for all
-  'devs=; for d in null zero full random urandom kvm; do [ -e "/dev/$d" ] && devs="$devs /dev/$d"; done',
-  'cp -a $devs "$root/dev/"',
-  'mount -t proc -o nosuid,nodev,noexec proc "$root/proc"',
-  'while [ "$n" -gt 0 ]; do p=$1; shift; n=$((n - 1)); mkdir -p "$root${p%/*}"; if [ -d "$p" ]; then mkdir -p "$root$p"; else : > "$root$p"; fi; mount --bind "$p" "$root$p"; done',
-  `exec ${UNSHARE} --root="$root" --setgid "$gid" --setuid "$uid" -- "$@"`,
-].join('\n');
-
-/** Where a process's jail root is mounted (an empty directory of the daemon's). */
+/** Where a process's jail root is built (an empty directory of the daemon's). */
 export function jailRootDir(runDir: string, rid: string | undefined): string {
   return `${runDir}/jail-${rid ?? 'main'}`;
 }
 
-/** The wrapper that starts a process in its namespaces with an empty root (see JAIL_ROOT_SCRIPT). */
-export function jailRootWrapper(ns: readonly JailNamespace[], c: Credentials, root: string, binds: readonly string[]): { binary: string; args: string[] } {
-  return {
-    binary: UNSHARE,
-    args: [...ns.map((n) => `--${n}`), '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', JAIL_ROOT_SCRIPT, 'mpvirt-jail', root, String(c.uid), String(c.gid), String(binds.length), ...binds],
-  };
-}
-
-/** Whether this host can give a process an empty root that way (probed once by doing it). */
-export function probeJailRoot(dir: string): Promise<boolean> {
+/**
+ * Whether this host can give a process an empty root (probed once by doing it: build one, run a
+ * program in it that must see its own /proc and nothing of the host's /etc).
+ */
+export function probeJailRoot(dir: string, ns: readonly JailNamespace[]): Promise<boolean> {
   return new Promise((resolve) => {
     if (process.getuid?.() !== 0) return resolve(false);
     const root = `${dir}/.jail-probe`;
     try {
-      mkdirSync(root, { recursive: true, mode: 0o755 });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      buildJailRoot(root, { binds: [] });
     } catch {
+      detachJailRoot(root);
       return resolve(false);
     }
-    const w = jailRootWrapper(['ipc', 'uts'], { uid: 65534, gid: 65534 }, root, []);
-    execFile(w.binary, [...w.args, '/usr/bin/true'], { timeout: 10_000 }, (err) => {
-      try {
-        rmdirSync(root);
-      } catch {
-        // left for the next probe
-      }
+    const w = unshareWrapper(ns, { uid: 65534, gid: 65534 }, root);
+    const check = ns.includes('pid') ? 'test -e /proc/self/status && test ! -e /etc/passwd' : 'test ! -e /etc/passwd';
+    execFile(w.binary, [...w.args, '/bin/sh', '-c', check], { timeout: 10_000 }, (err) => {
+      detachJailRoot(root);
       resolve(!err);
     });
   });
@@ -151,18 +158,18 @@ export function mainJailBinds(def: DomainDef, runDir: string): string[] {
 }
 
 /** How a jailed process of this start is spawned: in its namespaces, with an empty root where the host allows one. */
-export function jailWrapper(core: DriverCore, def: DomainDef, runDir: string, rid: string | undefined, creds: JailCredentials): { binary: string; args: string[] } {
+export function jailWrapper(core: DriverCore, def: DomainDef, runDir: string, rid: string | undefined, creds: JailCredentials): JailWrapper {
   const c = rid === undefined ? creds.main : creds.remotes.get(rid)!;
   const ns = namespacesFor(rid !== undefined);
-  // a pty console must be one of the host's ptys (tools open its path), which a private root
-  // cannot reach: such a main QEMU keeps the host's root (and its own namespaces)
-  if (!core.jailRoot || (rid === undefined && hasPty(def))) return unshareWrapper(ns, c);
+  if (!core.jailRoot) return unshareWrapper(ns, c);
   const root = jailRootDir(runDir, rid);
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  mkdirSync(root, { recursive: true, mode: 0o755 });
-  return jailRootWrapper(ns, c, root, rid === undefined ? mainJailBinds(def, runDir) : []);
+  buildJailRoot(root, { binds: rid === undefined ? mainJailBinds(def, runDir) : [] });
+  // once the process is in its own mount namespace (it has copied the root), the daemon's copy goes
+  return { ...unshareWrapper(ns, c, root), afterStart: () => detachJailRoot(root) };
 }
 
-function hasPty(def: DomainDef): boolean {
-  return def.devices.some((d) => (d.kind === 'serial' || d.kind === 'console') && d.type === 'pty');
+/** What the live XML says of a jailed process's jail. */
+export function jailText(core: DriverCore, remote: boolean): string[] {
+  return [...(core.jailRoot ? ['root'] : []), ...namespacesFor(remote)];
 }

@@ -7,14 +7,15 @@ import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpvirtError } from '../errors.js';
 import { assignAliases } from '../domainxml/aliases.js';
-import { formatDomainXml, ptyPathsOf, withChannelState, withPtyPaths, withRunningDisks } from '../domainxml/index.js';
+import { formatDomainXml, ptyPathsOf, withChannelState, withPtyPaths, withResourcePartition, withRunningDisks } from '../domainxml/index.js';
 import { diskNodeNumbers } from '../emulator/device-argv.js';
 import { channelSocketPath } from '../emulator/guest-extras-argv.js';
 import type { DomainDef, MemballoonDef } from '../domainxml/model.js';
 import { buildLaunchPlan, type LaunchPlan } from '../emulator/launch-plan.js';
 import { imageHasNoBacking } from './block-info.js';
 import { withDisplayPorts } from './display-ports.js';
-import { idText, jailCredentials, jailWrapper, namespacesFor, prepareDisplayDirs, type JailCredentials } from './jail.js';
+import { cgroupLeaf, domainCgroup, removeDomainCgroup } from './domain-cgroup.js';
+import { idText, jailCredentials, jailText, jailWrapper, prepareDisplayDirs, type JailCredentials } from './jail.js';
 import { LogCap } from '../emulator/log-cap.js';
 import { assertMultiprocess } from '../emulator/caps-probe.js';
 import { shellQuote } from '../emulator/native.js';
@@ -145,7 +146,14 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
     creds = jailCredentials(core, obj.name, live, plan);
     if (creds) logLine(core, obj.name, `jail: main as ${idText(creds.main)}, ${plan.remotes.map((r) => `${r.rid} as ${idText(creds!.remotes.get(r.rid)!)}`).join(', ') || 'no remote processes'}`);
     prepareDisplayDirs(live, runDir, creds?.main);
+    const cgroup = domainCgroup(core, live);
+    if (cgroup) {
+      const refused = cgroup.create([cgroupLeaf(undefined), ...plan.remotes.map((r) => cgroupLeaf(r.rid))]);
+      logLine(core, obj.name, `cgroup: ${cgroup.path}${refused.length ? ` (not in ${refused.join(', ')})` : ''}`);
+      obj.liveDef = withResourcePartition(obj.liveDef!, cgroup.partition);
+    }
     launched = await launchPlan(plan, runDir, {
+      ...(cgroup ? { onSpawn: (rid: string | undefined, pid: number) => cgroup.place(cgroupLeaf(rid), pid) } : {}),
       logFile: domainLogFile(core, obj.name),
       monitorTimeoutMs: core.tuning.monitorTimeoutMs,
       ...(creds ? { credentials: (rid: string | undefined) => (rid === undefined ? creds!.main : creds!.remotes.get(rid)) } : {}),
@@ -172,7 +180,7 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
         qmp: l.qmp,
         qmpPath: p.qmpPath,
         ...(c ? { credentials: c } : {}),
-        ...(c && core.namespaces ? { jail: [...(core.jailRoot ? ['root'] : []), ...namespacesFor(true)] } : {}),
+        ...(c && core.namespaces ? { jail: jailText(core, true) } : {}),
         supervisor: new RemoteSupervisor({
           rid: p.rid,
           alias: p.alias,
@@ -234,6 +242,7 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
 async function failStart(core: DriverCore, obj: DomainObject, e: unknown): Promise<void> {
   logLine(core, obj.name, `start failed: ${(e as Error).message}`);
   await core.status.removeRuntimeDir(obj.name).catch(() => {});
+  removeDomainCgroup(core, obj.liveDef);
   obj.setState(DomainState.SHUTOFF, ShutoffReason.FAILED);
   obj.id = -1;
   obj.liveDef = undefined;
@@ -275,6 +284,7 @@ export async function stopDomain(core: DriverCore, obj: DomainObject, opts: Stop
   rt.logCap?.enforce();
   rt.logCap?.stop();
   await core.status.removeRuntimeDir(obj.name).catch((e: unknown) => core.log.warn({ err: e, domain: obj.name }, 'cannot remove the runtime dir'));
+  removeDomainCgroup(core, obj.liveDef);
   logLine(core, obj.name, `shutting down, reason=${reasonName(DomainState.SHUTOFF, opts.reason)}`);
   if (opts.detail === Detail.STOPPED_DESTROYED && !rt.shutdownEventSent) {
     // QEMU announces SIGTERM with a SHUTDOWN event; after a SIGKILL we say it ourselves

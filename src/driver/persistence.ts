@@ -5,6 +5,7 @@
  * `<stateDir>/NAME/status.json`. Every write is atomic; what is read is checked
  * before it is trusted, and a bad file is reported and skipped, never deleted.
  */
+import { detachJailRootsUnder } from '../remote/jail-root.js';
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { lstat, mkdir, open, readFile, readdir, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
@@ -346,6 +347,8 @@ export class StatusStore {
   /** rm -r stateDir/NAME; nothing there is no error. */
   async removeRuntimeDir(name: string): Promise<void> {
     const dir = this.runtimeDir(name);
+    // a jail root still mounted there must never be descended into (it binds host paths)
+    detachJailRootsUnder(dir);
     await rm(dir, { recursive: true, force: true }).catch((e: unknown) => {
       throw failed(`cannot remove directory '${dir}'`, e);
     });

@@ -16,6 +16,7 @@ import { logLine, startLogCap, stopDomain, writeStatus } from './lifecycle.js';
 import type { StatusRecord } from './persistence.js';
 import { attachRuntime } from './runtime.js';
 import { DomainState, PausedReason, ShutoffReason, type DomainStateNumber } from './state.js';
+import { removeDomainCgroup } from './domain-cgroup.js';
 
 const bigintOrUndefined = (s: string): bigint | undefined => (/^[0-9]+$/.test(s) ? BigInt(s) : undefined);
 
@@ -34,6 +35,11 @@ async function cleanUp(core: DriverCore, obj: DomainObject, rec: StatusRecord, r
     h.dispose();
   }
   await core.status.removeRuntimeDir(rec.name).catch(() => {});
+  try {
+    removeDomainCgroup(core, parseDomainXml(rec.liveXml));
+  } catch {
+    // a live XML that no longer parses names no cgroup we could find
+  }
   logLine(core, rec.name, `reconnect: ${why}; shutting down, reason=${reason === ShutoffReason.CRASHED ? 'crashed' : 'failed'}`);
   obj.restoreState({ state: DomainState.SHUTOFF, reason });
   obj.id = -1;

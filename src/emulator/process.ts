@@ -59,6 +59,17 @@ export interface SpawnQemuOptions {
    */
   uid?: number;
   gid?: number;
+  /**
+   * the program runs QEMU as its one child and exits as that child did (unshare --fork, for a
+   * pid namespace): once QEMU runs, {@link SpawnedQemu.findForkedChild} makes `pid` and signals
+   * that child's
+   */
+  forks?: boolean;
+  /**
+   * how the program reports its child's end, when its own exit status says it imperfectly
+   * (`tail` reads what the process wrote last): the status `exited` resolves to
+   */
+  exitStatus?: (raw: ExitStatus, tail: () => string) => ExitStatus;
 }
 
 /** `code` is null when the process was killed by a signal */
@@ -66,9 +77,12 @@ export interface ExitStatus { code: number | null; signal: NodeJS.Signals | null
 
 /** A spawned, detached QEMU (or any) process. Emits `'exit'` (ExitStatus) when `exited` settles. */
 export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
-  readonly pid: number;
+  /** QEMU's pid: the spawned program's, or its forked child's once found */
+  #pid: number;
   /** field 22 of /proc/<pid>/stat read right after the spawn (undefined if already gone) */
-  readonly startTime: bigint | undefined;
+  #startTime: bigint | undefined;
+  readonly #forks: boolean;
+  #forked = false;
   readonly logFile: string;
   /** the size of the log file when the process was spawned: its output starts at or after this offset */
   readonly logStart: number;
@@ -80,13 +94,14 @@ export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
   #status: ExitStatus | undefined;
 
   /** @internal use {@link spawnQemu} */
-  constructor(child: ChildProcess, logFile: string, logStart: number, socketFds: number[]) {
+  constructor(child: ChildProcess, logFile: string, logStart: number, socketFds: number[], forks = false, mapExit?: SpawnQemuOptions['exitStatus']) {
     super();
     this.#child = child;
-    this.pid = child.pid!;
+    this.#pid = child.pid!;
+    this.#forks = forks;
     this.logFile = logFile;
     this.logStart = logStart;
-    this.startTime = startTimeOf(this.pid);
+    this.#startTime = startTimeOf(this.#pid);
     for (const fd of socketFds) this.#sockets.set(fd, child.stdio[fd] as Socket);
     // kill() failures other than ESRCH arrive as 'error'; kill() reports them through its result
     child.on('error', () => {});
@@ -96,10 +111,40 @@ export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
       this.#reaped = true;
       for (const s of this.#sockets.values()) s.destroy();
       this.#sockets.clear();
-      this.#status = { code, signal };
+      this.#status = mapExit ? mapExit({ code, signal }, () => this.stderrTail()) : { code, signal };
       resolve(this.#status);
       this.emit('exit', this.#status);
     });
+  }
+
+  /** QEMU's pid (the spawned program's until {@link findForkedChild} has found QEMU) */
+  get pid(): number { return this.#pid; }
+  get startTime(): bigint | undefined { return this.#startTime; }
+  /** the pid this daemon spawned and reaps (the wrapper's, when it forks) */
+  get spawnedPid(): number { return this.#child.pid!; }
+
+  /**
+   * For a program that forks QEMU (`forks`): from now on `pid`, `startTime` and signals are its
+   * one child's. Call it once QEMU runs (its monitor has answered). Returns false when the
+   * program does not fork or has no child (any more).
+   */
+  findForkedChild(): boolean {
+    if (!this.#forks || this.#forked || this.#reaped) return this.#forked;
+    const parent = this.#child.pid!;
+    let children: string[];
+    try {
+      children = fs.readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {
+      return false;
+    }
+    if (children.length !== 1) return false;
+    const pid = Number(children[0]);
+    const startTime = startTimeOf(pid);
+    if (startTime === undefined) return false;
+    this.#pid = pid;
+    this.#startTime = startTime;
+    this.#forked = true;
+    return true;
   }
 
   /** the exit status once `exited` has settled */
@@ -158,7 +203,16 @@ export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
    */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     if (this.#reaped) return false;
-    return this.#child.kill(signal);
+    if (!this.#forked) return this.#child.kill(signal);
+    // QEMU itself (its parent waits for it, so while that parent is unreaped the pid is QEMU's
+    // or a zombie of it; the start time rules out a reuse in between)
+    if (startTimeOf(this.#pid) !== this.#startTime) return false;
+    try {
+      process.kill(this.#pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** The exit status, or undefined if the process has not exited within `timeoutMs`. */
@@ -182,6 +236,9 @@ export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
     this.kill('SIGKILL');
     const killed = await this.waitExit(opts.killWaitMs ?? 5000);
     if (killed !== undefined) return killed;
+    if (this.#forked) this.#child.kill('SIGKILL'); // its child dies with it (--kill-child)
+    const parentKilled = this.#forked ? await this.waitExit(1000) : undefined;
+    if (parentKilled !== undefined) return parentKilled;
     throw new MpvirtError('VIR_ERR_OPERATION_FAILED', `Failed to terminate process ${this.pid} with SIGKILL`, { domain: 'QEMU' });
   }
 
@@ -248,7 +305,7 @@ export function spawnQemu(opts: SpawnQemuOptions): SpawnedQemu {
     for (const s of child.stdio) (s as Socket | null)?.destroy();
     return fail(`cannot execute '${opts.binary}'${whyNotExecutable(opts.binary, opts.cwd)}`);
   }
-  const q = new SpawnedQemu(child, opts.logFile, logStart, socketFds);
+  const q = new SpawnedQemu(child, opts.logFile, logStart, socketFds, opts.forks === true, opts.exitStatus);
   if (opts.unref) q.unref();
   return q;
 }

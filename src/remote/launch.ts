@@ -12,7 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import { MpvirtError } from '../errors.js';
 import type { LaunchPlan } from '../emulator/launch-plan.js';
-import { spawnQemu, type SpawnedQemu } from '../emulator/process.js';
+import { spawnQemu, type SpawnedQemu, type SpawnQemuOptions } from '../emulator/process.js';
 import { QmpClient } from '../emulator/qmp.js';
 import { closeFd, socketpair } from '../emulator/unixfd.js';
 import { openPlannedFds, type OpenedFds } from './planned-fds.js';
@@ -44,14 +44,40 @@ export interface LaunchOptions {
    * must exec QEMU in the same process): how a process enters its own namespaces. With it, the
    * wrapper sets the credentials itself.
    */
-  wrapper?: (rid: string | undefined) => { binary: string; args: string[] } | undefined;
+  wrapper?: (rid: string | undefined) => Wrapper | undefined;
+  /**
+   * told each process's pid right after its spawn, and QEMU's own once found (a wrapper that
+   * forks): how the caller puts it into its cgroup before it does much
+   */
+  onSpawn?: (rid: string | undefined, pid: number) => void;
+}
+
+/** A program that starts QEMU (see LaunchOptions.wrapper). */
+export interface Wrapper {
+  binary: string;
+  args: string[];
+  /** it runs QEMU as its one child (and exits as QEMU did) rather than exec'ing it */
+  forks?: boolean;
+  /** QEMU's exit status from the wrapper's (see SpawnQemuOptions.exitStatus) */
+  exitStatus?: SpawnQemuOptions['exitStatus'];
+  /** called once QEMU's monitor has answered or the start failed: the wrapper's setup is then done */
+  afterStart?: () => void;
 }
 
 /** binary, argv and credentials of one spawn, through the wrapper when there is one. */
-function spawnTarget(opts: LaunchOptions, rid: string | undefined, binary: string, argv: string[]): { binary: string; argv: string[]; uid?: number; gid?: number } {
+function spawnTarget(opts: LaunchOptions, rid: string | undefined, binary: string, argv: string[]): { target: { binary: string; argv: string[]; uid?: number; gid?: number; forks?: boolean; exitStatus?: SpawnQemuOptions['exitStatus'] }; afterStart: () => void } {
   const w = opts.wrapper?.(rid);
-  if (w) return { binary: w.binary, argv: [...w.args, binary, ...argv] };
-  return { binary, argv, ...(opts.credentials?.(rid) ?? {}) };
+  if (w) return { target: { binary: w.binary, argv: [...w.args, binary, ...argv], forks: w.forks === true, ...(w.exitStatus ? { exitStatus: w.exitStatus } : {}) }, afterStart: once(w.afterStart) };
+  return { target: { binary, argv, ...(opts.credentials?.(rid) ?? {}) }, afterStart: () => {} };
+}
+
+function once(f: (() => void) | undefined): () => void {
+  let done = false;
+  return () => {
+    if (done || !f) return;
+    done = true;
+    f();
+  };
 }
 
 export interface Credentials { uid: number; gid: number }
@@ -81,6 +107,7 @@ export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchO
   const started: LaunchedProcess[] = [];
   const spawned: SpawnedQemu[] = [];
   const mainEnds: number[] = [];
+  const cleanups: Array<() => void> = [];
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const common = { logFile: opts.logFile };
   try {
@@ -89,30 +116,52 @@ export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchO
       mainEnds.push(mainEnd);
       let proc: SpawnedQemu;
       let own: OpenedFds | undefined;
+      let afterStart: () => void = () => {};
       try {
         own = openPlannedFds(r.files, r.listeners);
-        proc = spawnQemu({ ...spawnTarget(opts, r.rid, r.binary, r.argv), fdMap: [{ childFd: r.linkFd, source: remoteEnd }, ...own.entries], ...common });
+        const t = spawnTarget(opts, r.rid, r.binary, r.argv);
+        afterStart = t.afterStart;
+        cleanups.push(afterStart);
+        proc = spawnQemu({ ...t.target, fdMap: [{ childFd: r.linkFd, source: remoteEnd }, ...own.entries], ...common });
+        opts.onSpawn?.(r.rid, proc.spawnedPid);
       } finally {
         closeFd(remoteEnd); // the child has its own copies now
         own?.close();
       }
       spawned.push(proc);
-      started.push({ rid: r.rid, proc, qmp: await connectMonitor(proc, r.qmpPath, timeoutMs) });
+      const qmp = await connectMonitor(proc, r.qmpPath, timeoutMs);
+      started.push({ rid: r.rid, proc, qmp });
+      if (proc.findForkedChild()) opts.onSpawn?.(r.rid, proc.pid);
+      afterStart();
     }
     const fdMap = plan.remotes.map((r, i) => ({ childFd: r.mainLinkFd, source: mainEnds[i]! }));
     let main: SpawnedQemu;
     let own: OpenedFds | undefined;
+    let afterStart: () => void = () => {};
     try {
       own = openPlannedFds(plan.main.files, plan.main.listeners);
-      main = spawnQemu({ ...spawnTarget(opts, undefined, plan.main.binary, plan.main.argv), fdMap: [...fdMap, ...own.entries], ...common });
+      const t = spawnTarget(opts, undefined, plan.main.binary, plan.main.argv);
+      afterStart = t.afterStart;
+      cleanups.push(afterStart);
+      main = spawnQemu({ ...t.target, fdMap: [...fdMap, ...own.entries], ...common });
+      opts.onSpawn?.(undefined, main.spawnedPid);
     } finally {
       for (const fd of mainEnds.splice(0)) closeFd(fd);
       own?.close();
     }
     spawned.push(main);
     const qmp = await connectMonitor(main, plan.main.qmpPath, timeoutMs);
+    if (main.findForkedChild()) opts.onSpawn?.(undefined, main.pid);
+    afterStart();
     return { main: { proc: main, qmp }, remotes: started };
   } catch (e) {
+    for (const c of cleanups) {
+      try {
+        c();
+      } catch {
+        // the process is being torn down anyway; the next start of this domain detaches again
+      }
+    }
     for (const fd of mainEnds) closeFd(fd);
     for (const s of started) s.qmp.close();
     // main first, then remotes: the order every stop path uses

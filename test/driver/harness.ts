@@ -3,10 +3,11 @@
  * fast supervision settings, an event recorder, and the guarantee that every
  * process a test started is gone afterwards (checked by pid).
  */
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QemuDriver, type DriverOptions } from '../../src/driver/driver.js';
+import { detachJailRootsUnder } from '../../src/remote/jail-root.js';
 import type { DomainObject } from '../../src/driver/domain-object.js';
 import { lifecycleText, type LifecycleEventData, type MonitorEventData } from '../../src/driver/events.js';
 import { stateName, reasonName } from '../../src/driver/state.js';
@@ -124,6 +125,30 @@ export class Harness {
       }
     }
     await waitFor(() => [...this.pids].every((p) => !pidAlive(p)), 5000);
+    // a start cut short may have left a jail root mounted: never descend into its binds
+    if (existsSync(this.stateDir)) for (const d of readdirSync(this.stateDir)) detachJailRootsUnder(join(this.stateDir, d));
+    removeEmptyDomainCgroups();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The cgroups of domains killed by pid (no stop path removed them); a busy one stays (rmdir refuses). */
+export function removeEmptyDomainCgroups(): void {
+  for (const root of ['/sys/fs/cgroup', ...['cpu', 'cpuacct', 'memory', 'pids', 'blkio'].map((c) => `/sys/fs/cgroup/${c}`)]) {
+    const machine = join(root, 'machine');
+    if (!existsSync(machine)) continue;
+    for (const g of readdirSync(machine).filter((n) => n.endsWith('.mpvirt-qemu'))) {
+      const dom = join(machine, g);
+      for (const leaf of readdirSync(dom, { withFileTypes: true }).filter((e) => e.isDirectory())) tryRmdir(join(dom, leaf.name));
+      tryRmdir(dom);
+    }
+  }
+}
+
+function tryRmdir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // busy: its processes are someone else's
   }
 }

@@ -6,7 +6,7 @@
 // still serves its own disk. From each jail's credentials, the other domain's processes cannot
 // be signalled and its image cannot be read.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Harness } from './harness.js';
 
@@ -75,20 +75,36 @@ describe('jailed QEMU processes', () => {
     }
     expect(new Set(st.map((s) => s.uid[0])).size, 'one id per process, across domains').toBe(4);
     // the live XML names each remote's ids and jail
-    expect(driver.getXMLDesc(obj1)).toContain(`uid="${st[1]!.uid[0]}" gid="${st[1]!.gid[0]}" jail="root,net,ipc,uts"`);
+    expect(driver.getXMLDesc(obj1)).toContain(`uid="${st[1]!.uid[0]}" gid="${st[1]!.gid[0]}" jail="root,net,ipc,uts,pid"`);
 
     // an empty root: a tmpfs of its own with the read-only runtime QEMU needs, and nothing else
     for (const pid of pids) {
       const seen = readdirSync(`/proc/${pid}/root`).sort();
+      expect(readdirSync(`/proc/${pid}/root/dev`).sort(), `devices of ${pid}`).toEqual(['full', 'null', 'ptmx', 'pts', 'random', 'urandom', 'zero'].concat(readdirSync('/dev').includes('kvm') ? ['kvm'] : []).sort());
       expect(seen.filter((e) => !['bin', 'lib', 'lib64', 'sbin'].includes(e)), `root of ${pid}`).toEqual(pid === p1.main || pid === p2.main ? ['dev', 'proc', 'tmp', 'usr'].concat(seen.includes('work') ? ['work'] : []).sort() : ['dev', 'proc', 'tmp', 'usr']);
       expect(readdirSync(`/proc/${pid}/root/tmp`)).toEqual([]);
     }
 
-    // own namespaces: every process its own IPC and UTS; a remote also an empty network of its
-    // own (the main QEMU keeps the host's, for user networking and display ports)
+    // own namespaces: every process its own pid, IPC and UTS; a remote also an empty network of
+    // its own (the main QEMU keeps the host's, for user networking and display ports)
     const ns = (pid: number | 'self', kind: string): string => readlinkSync(`/proc/${pid}/ns/${kind}`);
-    for (const pid of pids) for (const kind of ['ipc', 'uts']) expect(ns(pid, kind), `${pid} ${kind}`).not.toBe(ns('self', kind));
-    expect(new Set(pids.map((p) => ns(p, 'ipc'))).size).toBe(4);
+    for (const pid of pids) for (const kind of ['ipc', 'uts', 'pid', 'mnt']) expect(ns(pid, kind), `${pid} ${kind}`).not.toBe(ns('self', kind));
+    for (const kind of ['ipc', 'pid', 'mnt']) expect(new Set(pids.map((p) => ns(p, kind))).size, kind).toBe(4);
+    // QEMU is pid 1 of its pid namespace, and its /proc shows no other process
+    for (const pid of pids) {
+      expect(/^NSpid:\s+\d+\s+1$/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')), `${pid} is 1 in its namespace`).toBe(true);
+      expect(readdirSync(`/proc/${pid}/root/proc`).filter((e) => /^\d+$/.test(e)), `pids seen by ${pid}`).toEqual(['1']);
+    }
+    // a cgroup per domain, a leaf per process, in every hierarchy the host has (v1 or v2)
+    const groups = (pid: number): string[] => readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').filter((l) => /^\d+:(cpu|memory|pids|blkio|io)?[,:]|^0::/.test(l) && !l.includes('name=')).map((l) => l.slice(l.lastIndexOf(':') + 1));
+    const expectedLeaf = [['/machine/jail1.mpvirt-qemu/main', p1.main], ['/machine/jail1.mpvirt-qemu/remote-8', p1.remotes[0]!], ['/machine/jail2.mpvirt-qemu/main', p2.main], ['/machine/jail2.mpvirt-qemu/remote-8', p2.remotes[0]!]] as const;
+    for (const [leaf, pid] of expectedLeaf) expect(groups(pid), `cgroups of ${pid}: ${readFileSync(`/proc/${pid}/cgroup`, 'utf8')}`).toContain(leaf);
+    expect(driver.getXMLDesc(obj1)).toContain('<resource>\n    <partition>/machine</partition>\n  </resource>');
+    const cgroupDirs = (): string[] => ['/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids', '/sys/fs/cgroup'].map((r) => `${r}/machine/jail1.mpvirt-qemu`).filter((d) => existsSync(d));
+    expect(cgroupDirs().length).toBeGreaterThan(0);
+
+    // the jail roots were taken out of the daemon's mount table once the processes had their own
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain('mpvirt-jail');
     expect(ns(p1.remotes[0]!, 'net')).not.toBe(ns('self', 'net'));
     expect(ns(p2.remotes[0]!, 'net')).not.toBe(ns(p1.remotes[0]!, 'net'));
     expect(ns(p1.main, 'net')).toBe(ns('self', 'net'));
@@ -122,6 +138,7 @@ describe('jailed QEMU processes', () => {
     }
     await driver.destroy(obj1);
     await driver.destroy(obj2);
+    expect(cgroupDirs(), 'the cgroups go with the domain').toEqual([]);
     spawnSync('rm', ['-f', secret]);
   }, 120_000);
 });

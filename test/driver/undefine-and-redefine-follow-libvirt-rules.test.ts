@@ -30,7 +30,7 @@ describe('definitions', () => {
     const pids = h.track(obj);
     const live = driver.getXMLDesc(obj);
     expect(live).toMatch(/^<domain type='qemu' id='\d+'>/);
-    expect(live).toMatch(new RegExp(`<mpq:process rid="8" pid="${pids.remotes[0]}" state="running" monitor="${join(h.stateDir, 'livexml', 'remote-8.qmp')}" uid="(\\d+)" gid="\\1" jail="root,net,ipc,uts">`));
+    expect(live).toMatch(new RegExp(`<mpq:process rid="8" pid="${pids.remotes[0]}" state="running" monitor="${join(h.stateDir, 'livexml', 'remote-8.qmp')}" uid="(\\d+)" gid="\\1" jail="root,net,ipc,uts,pid">`));
     expect(driver.getXMLDesc(obj, { inactive: true })).toContain('<mpq:process rid="8">');
     await driver.defineXML(live); // what `virsh dumpxml vm > f; virsh define f` does
     const saved = readFileSync(join(h.configDir, 'livexml.xml'), 'utf8');

@@ -186,7 +186,7 @@ describe('a running domain: CURRENT is live, CONFIG is the next start, our names
     expect(await run('metadata', 'md1', MPQ, '--key', 'mpq', '--config', '--set', xml)).toEqual(ok('Metadata modified\n\n'));
     // live: still rid 8, with what the driver knows of the running process
     const live = await run('metadata', 'md1', MPQ);
-    expect(live.stdout).toMatch(/^<remote>\n {2}<process rid="8" pid="\d+" state="running" monitor="[^"]+" uid="\d+" gid="\d+" jail="root,net,ipc,uts">\n {4}<device alias="ua-lsi0"\/>\n {2}<\/process>\n<\/remote>\n\n$/);
+    expect(live.stdout).toMatch(/^<remote>\n {2}<process rid="8" pid="\d+" state="running" monitor="[^"]+" uid="\d+" gid="\d+" jail="root,net,ipc,uts,pid">\n {4}<device alias="ua-lsi0"\/>\n {2}<\/process>\n<\/remote>\n\n$/);
     expect(await run('metadata', 'md1', MPQ, '--config')).toEqual(ok('<remote>\n  <process rid="9">\n    <device alias="ua-lsi0"/>\n  </process>\n</remote>\n\n'));
     // a foreign element may change live
     expect(await run('metadata', 'md1', 'http://e/live', '--key', 'l', '--live', '--set', '<x/>')).toEqual(ok('Metadata modified\n\n'));
