@@ -5,7 +5,7 @@
 import type { DomainDef } from '../domainxml/model.js';
 import { MpvirtError } from '../errors.js';
 import type { DomainObject } from './domain-object.js';
-import { notRunning } from './lifecycle.js';
+import { notRunning } from './stop.js';
 
 export const Affect = { CURRENT: 0, LIVE: 1 << 0, CONFIG: 1 << 1 } as const;
 

@@ -10,6 +10,7 @@ import type { DomainList } from './domain-object.js';
 import type { DriverEventBus } from './events.js';
 import type { DefinitionStore, StatusStore } from './persistence.js';
 import type { CgroupLayout } from '../remote/cgroup.js';
+import type { AutoIsolatePolicy } from '../domainxml/auto-isolate.js';
 
 export interface DriverDirs {
   /** persistent definitions NAME.xml (+ autostart/) */
@@ -71,5 +72,7 @@ export interface DriverCore {
   readonly jailRoot: boolean;
   /** the cgroup hierarchies domains get a group in (probed at init: remote/cgroup.ts); undefined: none */
   readonly cgroups: CgroupLayout | undefined;
+  /** which controllers define puts in a remote process by default (interfaces.md §4) */
+  readonly autoIsolate: AutoIsolatePolicy;
   allocateId(): number;
 }

@@ -6,20 +6,17 @@
 import { applyAutoIsolation } from '../domainxml/auto-isolate.js';
 import { applyDefineDefaults } from '../domainxml/defaults/index.js';
 import { assertSupported, formatDomainXml, parseDomainXml, withoutChannelState, withoutLiveState } from '../domainxml/index.js';
-import type { DomainDef, OnCrashAction } from '../domainxml/model.js';
+import type { DomainDef } from '../domainxml/model.js';
 import { assertMultiprocess } from '../emulator/caps-probe.js';
 import { buildLaunchPlan } from '../emulator/launch-plan.js';
 import { MpvirtError } from '../errors.js';
 import type { DriverCore } from './core.js';
 
-/** The daemon's isolation policy: HBA models put in remote processes, and their on-crash action. */
-export interface AutoIsolation { models: string[]; onCrash: OnCrashAction }
-
 /** Parse, apply the isolation policy, validate and check what can run. */
-export async function prepareDefinition(core: DriverCore, autoIsolate: AutoIsolation, xml: string, validate: boolean): Promise<DomainDef> {
+export async function prepareDefinition(core: DriverCore, xml: string, validate: boolean): Promise<DomainDef> {
   // dumpxml of a running domain may come back: its live-only parts are not definition
   const parsed = withoutChannelState(withoutLiveState(parseDomainXml(xml, { validateSchema: validate })), core.dirs.stateDir);
-  const def = applyAutoIsolation(parsed, autoIsolate);
+  const def = applyAutoIsolation(parsed, core.autoIsolate);
   if (def !== parsed) parseDomainXml(formatDomainXml(def)); // the added placement obeys every rule too
   assertSupported(def);
   if (def.metadata?.remote?.processes.some((p) => p.onCrash === 'restart')) {

@@ -16,7 +16,7 @@ import { formatDomainXml } from '../domainxml/index.js';
 import { affected, persistentDef } from './affect.js';
 import { imageHasNoBacking } from './block-info.js';
 import type { DriverCore } from './core.js';
-import { writeStatus } from './lifecycle.js';
+import { writeStatus } from './stop.js';
 import type { DomainObject } from './domain-object.js';
 
 /** VIR_DOMAIN_DEVICE_MODIFY_FORCE: open a tray the guest locked */

@@ -7,7 +7,7 @@
 import { MpvirtError } from '../errors.js';
 import type { QmpClient } from '../emulator/qmp.js';
 import type { DomainObject } from './domain-object.js';
-import { notRunning } from './lifecycle.js';
+import { notRunning } from './stop.js';
 
 interface QmpCommand {
   execute: string;

@@ -10,7 +10,7 @@ import { remoteEventData, type RemoteTransition, MPVIRT_REMOTE_EVENT } from '../
 import type { DriverCore } from './core.js';
 import type { DomainObject, RemoteRuntime } from './domain-object.js';
 import { Detail, LifecycleEvent } from './events.js';
-import { stopDomain, writeStatus } from './lifecycle.js';
+import { stopDomain, writeStatus } from './stop.js';
 import { DomainState, RunningReason, ShutoffReason } from './state.js';
 
 /** Wire up the watchers of a freshly launched or re-adopted domain. */

@@ -1,13 +1,12 @@
 /**
- * Start and stop of a domain (always called inside a job): the order of
- * interfaces.md §5, libvirt's state and event sequences, and cleanup of every
- * process, socket and directory on every path.
+ * Start of a domain (always called inside a job): the order of interfaces.md §5, libvirt's state
+ * and event sequences, and cleanup of everything started when a step fails.
  */
-import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpvirtError } from '../errors.js';
 import { assignAliases } from '../domainxml/aliases.js';
-import { formatDomainXml, ptyPathsOf, withChannelState, withPtyPaths, withResourcePartition, withRunningDisks } from '../domainxml/index.js';
+import { ptyPathsOf, withChannelState, withPtyPaths, withResourcePartition, withRunningDisks } from '../domainxml/index.js';
 import { diskNodeNumbers } from '../emulator/device-argv.js';
 import { channelSocketPath } from '../emulator/guest-extras-argv.js';
 import type { DomainDef, MemballoonDef } from '../domainxml/model.js';
@@ -16,7 +15,6 @@ import { imageHasNoBacking } from './block-info.js';
 import { withDisplayPorts } from './display-ports.js';
 import { cgroupLeaf, domainCgroup, removeDomainCgroup } from './domain-cgroup.js';
 import { idText, jailCredentials, jailText, jailWrapper, prepareDisplayDirs, type JailCredentials } from './jail.js';
-import { LogCap } from '../emulator/log-cap.js';
 import { assertMultiprocess } from '../emulator/caps-probe.js';
 import { shellQuote } from '../emulator/native.js';
 import { ChildHandle } from '../remote/handle.js';
@@ -25,76 +23,11 @@ import { RemoteSupervisor } from '../remote/supervisor.js';
 import type { DriverCore } from './core.js';
 import type { DomainObject, DomainRuntime } from './domain-object.js';
 import { Detail, LifecycleEvent } from './events.js';
-import type { StatusRecord } from './persistence.js';
 import { attachRuntime } from './runtime.js';
-import { DomainState, PausedReason, RunningReason, ShutoffReason, reasonName } from './state.js';
+import { DomainState, PausedReason, RunningReason, ShutoffReason } from './state.js';
 
-const LOG_ROTATE_BYTES = 8 * 1024 * 1024;
-
-export function domainLogFile(core: DriverCore, name: string): string {
-  return join(core.dirs.logDir, `${name}.log`);
-}
-
-/** One timestamped line in the domain's log, libvirt's `YYYY-MM-DD hh:mm:ss.sss+0000: …` style. */
-export function logLine(core: DriverCore, name: string, text: string): void {
-  const ts = new Date().toISOString().replace('T', ' ').replace('Z', '+0000');
-  try {
-    appendFileSync(domainLogFile(core, name), `${ts}: ${text}\n`, { mode: 0o600 });
-  } catch (e) {
-    core.log.warn({ err: e, domain: name }, 'cannot write the domain log');
-  }
-}
-
-/**
- * Starts the size cap of a domain's log for `processes` QEMU processes, measured from the log's
- * current size: `core.tuning.logLimitBytes` per process.
- */
-export function startLogCap(core: DriverCore, name: string, processes: number): LogCap {
-  return LogCap.fromCurrentSize(domainLogFile(core, name), core.tuning.logLimitBytes * processes).begin();
-}
-
-function rotateLog(core: DriverCore, name: string): void {
-  const file = domainLogFile(core, name);
-  try {
-    if (statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
-  } catch {
-    /* no log yet */
-  }
-}
-
-export function notRunning(): MpvirtError {
-  return new MpvirtError('VIR_ERR_OPERATION_INVALID', 'domain is not running');
-}
-
-export async function writeStatus(core: DriverCore, obj: DomainObject, job?: string): Promise<void> {
-  const rt = obj.runtime;
-  if (!rt || rt.stopping) return;
-  const rec: StatusRecord = {
-    version: 1,
-    name: obj.name,
-    uuid: obj.uuid,
-    id: obj.id,
-    state: obj.state.state,
-    reason: obj.state.reason,
-    liveXml: formatDomainXml(obj.liveDef ?? obj.def),
-    persistent: obj.persistent,
-    main: { pid: rt.main.handle.pid, startTime: String(rt.main.handle.startTime ?? ''), qmpPath: rt.main.qmpPath, ...(rt.main.credentials ?? {}) },
-    remotes: rt.remotes.map((r) => ({
-      rid: r.rid,
-      alias: r.alias,
-      pid: r.handle.pid,
-      startTime: String(r.handle.startTime ?? ''),
-      qmpPath: r.qmpPath,
-      state: r.supervisor.state,
-      onCrash: r.onCrash,
-      ...(r.credentials ?? {}),
-      ...(r.jail ? { jail: r.jail.join(',') } : {}),
-    })),
-    ...(job !== undefined ? { job } : {}),
-    startedAt: rt.startedAt,
-  };
-  await core.status.write(rec);
-}
+import { domainLogFile, logLine, rotateLog, startLogCap } from './domain-log.js';
+import { stopDomain, writeStatus } from './stop.js';
 
 function planFor(core: DriverCore, def: DomainDef): Promise<LaunchPlan> {
   const emulator = def.emulator ?? core.defaultEmulator;
@@ -249,58 +182,5 @@ async function failStart(core: DriverCore, obj: DomainObject, e: unknown): Promi
   core.displayPorts.release(obj.name);
   core.jail?.release(obj.name);
   core.events.lifecycle(obj.ref(), LifecycleEvent.STOPPED, Detail.STOPPED_FAILED);
-  if (!obj.persistent) core.domains.remove(obj);
-}
-
-export interface StopOptions {
-  reason: number;
-  detail: number;
-  /** SIGTERM → SIGKILL grace; default the driver's */
-  graceMs?: number;
-}
-
-/**
- * Stop every process of a running domain — main QEMU first, then the remotes —
- * and clean up. Idempotent: a second call for the same run does nothing.
- */
-export async function stopDomain(core: DriverCore, obj: DomainObject, opts: StopOptions): Promise<void> {
-  const rt = obj.runtime;
-  if (!rt || rt.stopping) return;
-  rt.stopping = true;
-  const grace = opts.graceMs ?? core.tuning.stopGraceMs;
-  for (const r of rt.remotes) r.supervisor.expectExit();
-  await rt.main.handle.terminate(grace).catch((e: unknown) => core.log.error({ err: e, domain: obj.name }, 'terminating the main QEMU failed'));
-  rt.main.qmp.close();
-  rt.main.handle.dispose();
-  for (const r of rt.remotes) {
-    r.qmp.close();
-    // a remote exits by itself once its peer is gone; help it if it does not
-    const exited = await Promise.race([r.handle.exited.then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), 500).unref())]);
-    if (!exited) await r.handle.terminate(grace).catch((e: unknown) => core.log.error({ err: e, domain: obj.name, rid: r.rid }, 'terminating a remote failed'));
-    r.supervisor.dispose();
-    r.handle.dispose();
-  }
-  // every process is gone: cap what they wrote last, then stop (our own lines are not capped)
-  rt.logCap?.enforce();
-  rt.logCap?.stop();
-  await core.status.removeRuntimeDir(obj.name).catch((e: unknown) => core.log.warn({ err: e, domain: obj.name }, 'cannot remove the runtime dir'));
-  removeDomainCgroup(core, obj.liveDef);
-  logLine(core, obj.name, `shutting down, reason=${reasonName(DomainState.SHUTOFF, opts.reason)}`);
-  if (opts.detail === Detail.STOPPED_DESTROYED && !rt.shutdownEventSent) {
-    // QEMU announces SIGTERM with a SHUTDOWN event; after a SIGKILL we say it ourselves
-    core.events.lifecycle(obj.ref(), LifecycleEvent.SHUTDOWN, Detail.SHUTDOWN_HOST);
-  }
-  const ref = obj.ref();
-  obj.runtime = undefined;
-  obj.liveDef = undefined;
-  core.displayPorts.release(obj.name);
-  core.jail?.release(obj.name);
-  obj.setState(DomainState.SHUTOFF, opts.reason);
-  obj.id = -1;
-  if (obj.pendingDef) {
-    obj.def = obj.pendingDef;
-    obj.pendingDef = undefined;
-  }
-  core.events.lifecycle({ ...ref, id: -1 }, LifecycleEvent.STOPPED, opts.detail);
   if (!obj.persistent) core.domains.remove(obj);
 }

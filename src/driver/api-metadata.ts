@@ -8,9 +8,12 @@ import { MpvirtError } from '../errors.js';
 import { formatDomainXml } from '../domainxml/index.js';
 import { MPQ_NS, type DomainDef } from '../domainxml/model.js';
 import type { DomainObject } from './domain-object.js';
-import type { QemuDriver } from './driver.js';
+import type { DriverCore } from './core.js';
+import { prepareDefinition } from './definition.js';
+import { runJob } from './domain-job.js';
+import { liveDefinition } from './api-definitions.js';
 import { Affect, affected, persistentDef } from './affect.js';
-import { writeStatus } from './lifecycle.js';
+import { writeStatus } from './stop.js';
 import { getMetadataElement, MetadataType, parseMetadataElement, replaceMetadata, withText } from './metadata.js';
 
 /** virDomainModificationImpact */
@@ -55,13 +58,13 @@ function checkMetadataArgs(api: string, type: number, uri: string | null, key: s
  * persistent one is saved atomically. Emits only the metadata-change event,
  * as libvirt does (no lifecycle event).
  */
-export async function setDomainMetadata(driver: QemuDriver, obj: DomainObject, req: SetMetadataRequest): Promise<void> {
+export async function setDomainMetadata(core: DriverCore, obj: DomainObject, req: SetMetadataRequest): Promise<void> {
   const { type, value, flags } = req;
   const uri = req.uri ?? null;
   const extra = (flags & ~(Affect.LIVE | Affect.CONFIG)) >>> 0;
   if (extra !== 0) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${extra.toString(16)}) in function qemuDomainSetMetadata`);
   checkMetadataArgs('virDomainSetMetadata', type, uri, req.key, value);
-  await driver.job(obj, 'remoteDispatchDomainSetMetadata', async () => {
+  await runJob(core, obj, 'remoteDispatchDomainSetMetadata', async () => {
     const { live, config } = affected(obj, flags);
     const ours = type === MetadataType.ELEMENT && uri === MPQ_NS;
     if (ours && live) {
@@ -73,25 +76,25 @@ export async function setDomainMetadata(driver: QemuDriver, obj: DomainObject, r
       if (type !== MetadataType.ELEMENT) return withText(def, type as 0 | 1, value);
       const next: DomainDef = { ...def, metadata: replaceMetadata(def, uri!, element) };
       // our element: parsed, placed and checked exactly as define would
-      return ours ? driver.prepareDefinition(formatDomainXml(next), false) : next;
+      return ours ? prepareDefinition(core, formatDomainXml(next), false) : next;
     };
     const newLive = live ? await change(obj.liveDef ?? obj.def) : undefined;
     const newConfig = config ? await change(persistentDef(obj)) : undefined;
     if (newConfig) {
-      await driver.defs.save(obj.name, formatDomainXml(newConfig));
+      await core.defs.save(obj.name, formatDomainXml(newConfig));
       if (obj.active) obj.pendingDef = newConfig;
       else obj.def = newConfig;
     }
     if (newLive) {
       obj.liveDef = newLive;
-      await writeStatus(driver, obj);
+      await writeStatus(core, obj);
     }
   });
-  driver.events.emit('metadata-change', { dom: obj.ref(), type, ...(uri === null ? {} : { nsuri: uri }) });
+  core.events.emit('metadata-change', { dom: obj.ref(), type, ...(uri === null ? {} : { nsuri: uri }) });
 }
 
 /** `virDomainGetMetadata`: one definition (CURRENT, LIVE or CONFIG), libvirt's error when the item is absent. */
-export function getDomainMetadata(driver: QemuDriver, obj: DomainObject, type: number, uri: string | null, flags: number): string {
+export function getDomainMetadata(core: DriverCore, obj: DomainObject, type: number, uri: string | null, flags: number): string {
   const extra = (flags & ~(Affect.LIVE | Affect.CONFIG)) >>> 0;
   if (extra !== 0) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${extra.toString(16)}) in function virDomainObjGetMetadata`);
   checkMetadataArgs('virDomainGetMetadata', type, uri, undefined);
@@ -100,7 +103,7 @@ export function getDomainMetadata(driver: QemuDriver, obj: DomainObject, type: n
   }
   const { live } = affected(obj, flags);
   // the live definition as dumpxml shows it: our element carries each remote's pid, state and monitor
-  const def = live ? driver.liveDefinition(obj) : persistentDef(obj);
+  const def = live ? liveDefinition(obj) : persistentDef(obj);
   const found =
     type === MetadataType.DESCRIPTION ? def.description
     : type === MetadataType.TITLE ? def.title

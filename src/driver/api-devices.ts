@@ -1,0 +1,23 @@
+/**
+ * The driver's device APIs: update-device (a removable drive's medium, media.ts) and domblkinfo
+ * (block-info.ts), from the process that really serves each disk.
+ */
+import type { DriverCore } from './core.js';
+import { diskByPath, readBlockInfo, readBlockInfoLive, type BlockInfo } from './block-info.js';
+import type { DomainObject } from './domain-object.js';
+import { runJob } from './domain-job.js';
+import { monitorForDisk, updateDeviceFlags as updateMedia } from './media.js';
+
+/** virDomainUpdateDeviceFlags: a removable drive's medium, live and/or persistent. */
+export function updateDeviceFlags(core: DriverCore, obj: DomainObject, xml: string, flags: number): Promise<void> {
+  return runJob(core, obj, 'remoteDispatchDomainUpdateDeviceFlags', () => updateMedia(core, obj, xml, flags));
+}
+
+/** virDomainGetBlockInfo, from the image the running (or next) guest uses. */
+export async function blockInfo(obj: DomainObject, path: string): Promise<BlockInfo> {
+  const def = obj.liveDef ?? obj.def;
+  const disk = diskByPath(def, path);
+  const index = Number(disk.source?.extra.attrs.find((a) => a.name === 'index')?.value);
+  if (!obj.active || !obj.runtime || !Number.isInteger(index)) return readBlockInfo(def, path);
+  return readBlockInfoLive(monitorForDisk(obj, def, disk), disk, index);
+}
