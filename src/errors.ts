@@ -51,6 +51,7 @@ export const ErrorKinds = {
   VIR_ERR_NO_DOMAIN_METADATA: { number: 80, format: (d) => `metadata not found: ${d}` },
   VIR_ERR_OPERATION_UNSUPPORTED: { number: 84, format: (d) => `Operation not supported: ${d}` },
   VIR_ERR_XML_INVALID_SCHEMA: { number: 92, format: (d) => `XML document failed to validate against schema: ${d}` },
+  VIR_ERR_DEVICE_MISSING: { number: 99, format: (d) => `device not found: ${d}` },
 } satisfies Record<string, ErrorKind>;
 export type ErrorCode = keyof typeof ErrorKinds;
 

@@ -1,11 +1,13 @@
 /**
- * The driver's device APIs: update-device (a removable drive's medium, media.ts) and domblkinfo
- * (block-info.ts), from the process that really serves each disk.
+ * The driver's device APIs: attach/detach of disks (disk-hotplug.ts), update-device (a removable
+ * drive's medium, media.ts) and domblkinfo (block-info.ts), from the process that really serves
+ * each disk.
  */
 import type { DriverCore } from './core.js';
 import { diskByPath, readBlockInfo, readBlockInfoLive, type BlockInfo } from './block-info.js';
 import type { DomainObject } from './domain-object.js';
 import { runJob } from './domain-job.js';
+import { attachDisk, detachDisk } from './disk-hotplug.js';
 import { monitorForDisk, updateDeviceFlags as updateMedia } from './media.js';
 
 /** virDomainUpdateDeviceFlags: a removable drive's medium, live and/or persistent. */
@@ -20,4 +22,14 @@ export async function blockInfo(obj: DomainObject, path: string): Promise<BlockI
   const index = Number(disk.source?.extra.attrs.find((a) => a.name === 'index')?.value);
   if (!obj.active || !obj.runtime || !Number.isInteger(index)) return readBlockInfo(def, path);
   return readBlockInfoLive(monitorForDisk(obj, def, disk), disk, index);
+}
+
+/** virDomainAttachDeviceFlags: a disk, live (into the process serving its controller) and/or persistent. */
+export function attachDeviceFlags(core: DriverCore, obj: DomainObject, xml: string, flags: number): Promise<void> {
+  return runJob(core, obj, 'remoteDispatchDomainAttachDeviceFlags', () => attachDisk(core, obj, xml, flags));
+}
+
+/** virDomainDetachDeviceFlags: a disk, live and/or persistent. */
+export function detachDeviceFlags(core: DriverCore, obj: DomainObject, xml: string, flags: number): Promise<void> {
+  return runJob(core, obj, 'remoteDispatchDomainDetachDeviceFlags', () => detachDisk(core, obj, xml, flags));
 }

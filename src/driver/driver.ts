@@ -198,6 +198,8 @@ export class QemuDriver implements DriverCore {
 
   // devices (api-devices.ts)
   updateDeviceFlags(obj: DomainObject, xml: string, flags: number): Promise<void> { return devices.updateDeviceFlags(this, obj, xml, flags); }
+  attachDeviceFlags(obj: DomainObject, xml: string, flags: number): Promise<void> { return devices.attachDeviceFlags(this, obj, xml, flags); }
+  detachDeviceFlags(obj: DomainObject, xml: string, flags: number): Promise<void> { return devices.detachDeviceFlags(this, obj, xml, flags); }
   blockInfo(obj: DomainObject, path: string): Promise<BlockInfo> { return devices.blockInfo(obj, path); }
 
   // metadata (api-metadata.ts)

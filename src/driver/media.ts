@@ -36,7 +36,7 @@ export function parseDiskUpdate(xml: string): DiskDef {
   return d;
 }
 
-function findDisk(def: DomainDef, dev: string): DiskDef | undefined {
+export function findDisk(def: DomainDef, dev: string): DiskDef | undefined {
   return def.devices.find((d): d is DiskDef => d.kind === 'disk' && d.target.dev === dev);
 }
 
@@ -109,7 +109,7 @@ function trayOpened(qmp: QmpClient, id: string): { done: Promise<void>; cancel: 
 }
 
 /** An image opened by the daemon and added to a new fd set of the process: its `/dev/fdset/N`. */
-async function passImage(qmp: QmpClient, path: string, readOnly: boolean, opaque: string): Promise<string> {
+export async function passImage(qmp: QmpClient, path: string, readOnly: boolean, opaque: string): Promise<string> {
   let fd: number;
   try {
     fd = openSync(path, readOnly ? constants.O_RDONLY : constants.O_RDWR);
@@ -125,7 +125,7 @@ async function passImage(qmp: QmpClient, path: string, readOnly: boolean, opaque
 }
 
 /** Drop the fd set an image was passed in (found by its opaque name), once its nodes are gone. */
-async function removeFdSet(qmp: QmpClient, opaque: string): Promise<void> {
+export async function removeFdSet(qmp: QmpClient, opaque: string): Promise<void> {
   const sets = await qmp.execute<Array<{ 'fdset-id': number; fds: Array<{ opaque?: string }> }>>('query-fdsets').catch(() => []);
   for (const s of sets) {
     if (s.fds.some((f) => f.opaque === opaque)) await qmp.execute('remove-fd', { 'fdset-id': s['fdset-id'] }).catch(() => undefined);
@@ -177,7 +177,7 @@ const sourceIndex = (d: DiskDef): number | undefined => {
 };
 
 /** The next free node number of a running domain (libvirt's nodenameindex keeps counting). */
-function nextNodeIndex(def: DomainDef): number {
+export function nextNodeIndex(def: DomainDef): number {
   const disks = def.devices.filter((d): d is DiskDef => d.kind === 'disk');
   return Math.max(disks.length, ...disks.map((d) => sourceIndex(d) ?? 0)) + 1;
 }

@@ -10,7 +10,37 @@ import { checkFlags, proc, resolveDomain, type Procedure } from './types.js';
 
 const R = REMOTE_PROGRAM;
 
+const devArgs = x.struct({ dom: nonnullDomain, xml: x.string() });
+const devFlagArgs = x.struct({ dom: nonnullDomain, xml: x.string(), flags: x.uint });
+
 export const domainDeviceProcedures: Procedure[] = [
+  // virDomainAttachDevice / DetachDevice: the live domain (libvirt's AFFECT_LIVE)
+  proc({
+    program: R, proc: 88, name: 'DOMAIN_ATTACH_DEVICE', api: 'virDomainAttachDevice',
+    args: devArgs, ret: x.none, readOnlySafe: false,
+    handler: async (ctx, { dom, xml }) => ctx.driver.attachDeviceFlags(resolveDomain(ctx, dom), xml, Affect.LIVE),
+  }),
+  proc({
+    program: R, proc: 89, name: 'DOMAIN_DETACH_DEVICE', api: 'virDomainDetachDevice',
+    args: devArgs, ret: x.none, readOnlySafe: false,
+    handler: async (ctx, { dom, xml }) => ctx.driver.detachDeviceFlags(resolveDomain(ctx, dom), xml, Affect.LIVE),
+  }),
+  proc({
+    program: R, proc: 160, name: 'DOMAIN_ATTACH_DEVICE_FLAGS', api: 'virDomainAttachDeviceFlags',
+    args: devFlagArgs, ret: x.none, readOnlySafe: false,
+    handler: async (ctx, { dom, xml, flags }) => {
+      checkFlags(flags, Affect.LIVE | Affect.CONFIG, 'qemuDomainAttachDeviceFlags');
+      await ctx.driver.attachDeviceFlags(resolveDomain(ctx, dom), xml, flags);
+    },
+  }),
+  proc({
+    program: R, proc: 161, name: 'DOMAIN_DETACH_DEVICE_FLAGS', api: 'virDomainDetachDeviceFlags',
+    args: devFlagArgs, ret: x.none, readOnlySafe: false,
+    handler: async (ctx, { dom, xml, flags }) => {
+      checkFlags(flags, Affect.LIVE | Affect.CONFIG, 'qemuDomainDetachDeviceFlags');
+      await ctx.driver.detachDeviceFlags(resolveDomain(ctx, dom), xml, flags);
+    },
+  }),
   proc({
     program: R, proc: 174, name: 'DOMAIN_UPDATE_DEVICE_FLAGS', api: 'virDomainUpdateDeviceFlags',
     args: x.struct({ dom: nonnullDomain, xml: x.string(), flags: x.uint }),

@@ -42,6 +42,8 @@ export type RpcDriver = Pick<
   | 'setMetadata'
   | 'getMetadata'
   | 'updateDeviceFlags'
+  | 'attachDeviceFlags'
+  | 'detachDeviceFlags'
   | 'blockInfo'
 >;
 
