@@ -156,7 +156,9 @@ export async function attachDisk(core: DriverCore, obj: DomainObject, xml: strin
   if (live) {
     const liveDef = obj.liveDef ?? obj.def;
     if (findDisk(liveDef, disk.target.dev)) throw new MpvirtError('VIR_ERR_OPERATION_FAILED', `target ${disk.target.dev} already exists`);
-    const addressed = { ...disk, ...(assignDriveAddresses([disk])[0] as DiskDef) };
+    const addressed = assignDriveAddresses([disk])[0] as DiskDef;
+    // the hot-plug checks first: define's own (below) would word a missing controller its way
+    checkLiveAttach(obj, liveDef, addressed);
     const prepared = (await preparedDisk(core, liveDef, addressed)).disk;
     const qmp = checkLiveAttach(obj, liveDef, prepared);
     const alias = prepared.alias ?? diskAlias(prepared, liveDef)!;

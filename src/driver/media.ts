@@ -77,6 +77,10 @@ export function monitorForDisk(obj: DomainObject, def: DomainDef, disk: DiskDef)
     const idx = Number(disk.address?.fields.find(([k]) => k === 'controller')?.[1] ?? 0);
     const ctrl = def.devices.find((c): c is ControllerDef => c.kind === 'controller' && c.type === 'scsi' && (c.index ?? 0) === idx);
     const remote = rt.remotes.find((r) => r.alias === ctrl?.alias);
+    // a crashed or hung remote (kept by on-crash preserve) serves nothing
+    if (remote && remote.supervisor.state !== 'running') {
+      throw new MpvirtError('VIR_ERR_OPERATION_INVALID', `the remote process serving controller '${ctrl!.alias}' is not running`);
+    }
     if (remote) return remote.qmp;
     if (ctrl?.alias && def.metadata?.remote?.processes.some((p) => p.devices.includes(ctrl.alias!))) {
       throw new MpvirtError('VIR_ERR_OPERATION_INVALID', `the remote process serving controller '${ctrl.alias}' is not running`);
