@@ -4,7 +4,9 @@
  */
 import { MpvirtError } from '../errors.js';
 import { buildLaunchPlan } from '../emulator/launch-plan.js';
+import { domainXmlFromSeedArgv } from '../emulator/native-import.js';
 import { renderNativeArgv } from '../emulator/native.js';
+import { formatDomainXml } from '../domainxml/index.js';
 import { buildCapabilitiesXml, maxVcpusFor, readHost } from './capabilities.js';
 import type { DriverCore } from './core.js';
 import { prepareDefinition } from './definition.js';
@@ -42,4 +44,12 @@ export async function domxmlToNative(core: DriverCore, xml: string): Promise<str
 /** `virsh qemu-monitor-command`: the main QEMU, or a remote through the x-mpvirt-remote wrapper. */
 export function qemuMonitorCommand(core: DriverCore, obj: DomainObject, cmd: string): Promise<string> {
   return runJob(core, obj, 'remoteDispatchDomainQemuMonitorCommand', async () => monitorCommand(obj, cmd));
+}
+
+/**
+ * `virsh domxml-from-native qemu-argv`: a seed-style (forking mode) command line, as define would
+ * keep it (the isolation, checks and defaults of define's path; nothing is defined).
+ */
+export async function domxmlFromNative(core: DriverCore, argv: string): Promise<string> {
+  return formatDomainXml(await prepareDefinition(core, domainXmlFromSeedArgv(argv), false));
 }

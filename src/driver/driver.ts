@@ -194,6 +194,7 @@ export class QemuDriver implements DriverCore {
   getCapabilities(): Promise<string> { return host.getCapabilities(this); }
   getMaxVcpus(type: string | null): Promise<number> { return host.getMaxVcpus(this, type); }
   domxmlToNative(xml: string): Promise<string> { return host.domxmlToNative(this, xml); }
+  domxmlFromNative(argv: string): Promise<string> { return host.domxmlFromNative(this, argv); }
   qemuMonitorCommand(obj: DomainObject, cmd: string): Promise<string> { return host.qemuMonitorCommand(this, obj, cmd); }
 
   // devices (api-devices.ts)

@@ -99,4 +99,23 @@ describe('disk hot-plug refusals and virsh attach-disk', () => {
     expect(res.stderr).toMatch(/error: Requested operation is not valid: the remote process serving controller 'ua-lsi0' is not running/);
     expect((await r.virsh(['dumpxml', 'ad3'])).stdout).toBe(before);
   }, 60_000);
+
+  it('a disk on an in-process controller (virtio-scsi in the main QEMU) goes into the main QEMU', async () => {
+    const p = join(r.h.dir, 'ad4.xml');
+    writeFileSync(p, r.h.xml('ad4').replace("<devices>", "<devices>\n    <controller type='scsi' index='1' model='virtio-scsi'/>"));
+    expect((await r.virsh(['define', p])).code).toBe(0);
+    expect((await r.virsh(['start', 'ad4', '--paused'])).code).toBe(0);
+    const obj = r.driver.lookupByName('ad4');
+    r.h.track(obj);
+    const img = r.h.disk('ad4-b.img', 8);
+    const x = diskFile('ad4-disk', `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${img}'/><target dev='sdb' bus='scsi'/><address type='drive' controller='1' bus='0' target='0' unit='0'/></disk>`);
+    const a = await r.virsh(['attach-device', 'ad4', x, '--live']);
+    expect(a, a.stderr).toMatchObject({ code: 0 });
+    const main = JSON.parse(await r.driver.qemuMonitorCommand(obj, JSON.stringify({ execute: 'query-block' }))) as { return: Array<{ qdev?: string }> };
+    expect(main.return.map((b) => b.qdev)).toContain('scsi1-0-0-0');
+    expect(await remoteBlocks('ad4')).toEqual(['scsi0-0-0']);
+    expect((await r.virsh(['detach-device', 'ad4', x, '--live'])).code).toBe(0);
+    const after = JSON.parse(await r.driver.qemuMonitorCommand(obj, JSON.stringify({ execute: 'query-block' }))) as { return: Array<{ qdev?: string }> };
+    expect(after.return.map((b) => b.qdev)).not.toContain('scsi1-0-0-0');
+  }, 60_000);
 });

@@ -112,6 +112,19 @@ export const connectProcedures: Procedure[] = [
     handler: () => ({ secure: 1 }),
   }),
   proc({
+    program: R, proc: 135, name: 'CONNECT_DOMAIN_XML_FROM_NATIVE', api: 'virConnectDomainXMLFromNative',
+    args: x.struct({ nativeFormat: x.string(), nativeConfig: x.string(), flags: x.uint }),
+    ret: x.struct({ domainXml: x.string() }),
+    readOnlySafe: false,
+    handler: async (ctx, a) => {
+      checkFlags(a.flags, 0, 'qemuConnectDomainXMLFromNative');
+      if (a.nativeFormat !== 'qemu-argv') {
+        throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported config type ${a.nativeFormat}`);
+      }
+      return { domainXml: await ctx.driver.domxmlFromNative(a.nativeConfig) };
+    },
+  }),
+  proc({
     program: R, proc: 136, name: 'CONNECT_DOMAIN_XML_TO_NATIVE', api: 'virConnectDomainXMLToNative',
     args: x.struct({ nativeFormat: x.string(), domainXml: x.string(), flags: x.uint }),
     ret: x.struct({ nativeConfig: x.string() }),

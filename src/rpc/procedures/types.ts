@@ -42,6 +42,7 @@ export type RpcDriver = Pick<
   | 'setMetadata'
   | 'getMetadata'
   | 'updateDeviceFlags'
+  | 'domxmlFromNative'
   | 'attachDeviceFlags'
   | 'detachDeviceFlags'
   | 'blockInfo'
