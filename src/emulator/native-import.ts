@@ -99,9 +99,11 @@ function sizeKiB(v: string, defaultUnit: 'M' | 'B'): number {
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
 
 /** Options that take a value (the rest are flags). */
-const WITH_VALUE = new Set(['name', 'machine', 'M', 'smp', 'cpu', 'm', 'object', 'numa', 'device', 'drive', 'boot', 'monitor', 'qmp', 'vnc', 'remote', 'uuid', 'serial', 'chardev', 'accel']);
+const WITH_VALUE = new Set(['name', 'machine', 'M', 'smp', 'cpu', 'm', 'object', 'numa', 'device', 'drive', 'boot', 'monitor', 'qmp', 'vnc', 'remote', 'uuid', 'serial', 'chardev', 'accel', 'display', 'mon']);
 /** Options the daemon provides itself: a monitor of its own for every process. */
-const DAEMON_OWNED = new Set(['monitor', 'qmp']);
+const DAEMON_OWNED = new Set(['monitor', 'qmp', 'mon']);
+/** `-opt none`: what a definition without such a device means (with -nodefaults). */
+const NONE_OK = new Set(['serial', 'display']);
 
 interface Drive { id: string; file?: string; format?: string; readonly?: boolean }
 interface Controller { id: string; type: 'scsi'; model: string; index: number; rid?: string }
@@ -123,6 +125,10 @@ interface Parsed {
   disks: Array<{ ctrl: string; unit: number; drive: string; rid?: string }>;
   remotes: Map<string, { exec?: string; drives: Drive[] }>;
   backends: Set<string>;
+  /** main QEMU: the ids of its x-pci-proxy-dev devices (upstream multi-process) */
+  proxied: string[];
+  /** upstream remote processes: each one's x-remote-object (id, devid) */
+  remoteObjects: Array<{ id: string; devid: string; rid: string }>;
 }
 
 function parseDrive(v: string): Drive {
@@ -136,7 +142,7 @@ function parseDrive(v: string): Drive {
 }
 
 /** The argv of one QEMU (the main one, or a remote's `command=`), into `p`. */
-function parseArgs(args: string[], p: Parsed, remote?: string): void {
+function parseArgs(args: string[], p: Parsed, remote?: string, xremote?: string): void {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (!a.startsWith('-')) refuse(`the argument '${a}'`);
@@ -144,7 +150,19 @@ function parseArgs(args: string[], p: Parsed, remote?: string): void {
     const v = WITH_VALUE.has(opt) ? args[++i] : undefined;
     if (WITH_VALUE.has(opt) && v === undefined) refuse(`${a} without a value`);
     if (DAEMON_OWNED.has(opt)) continue;
+    if ((NONE_OK.has(opt) && v === 'none') || opt === 'nographic') continue;
     if (remote !== undefined && opt !== 'drive') refuse(`'${a}' in the command of remote ${remote}`);
+    if (xremote !== undefined) {
+      // an upstream `-machine x-remote` process: its device, that device's disks, its link object
+      if (opt === 'device') parseDevice(v!, p, xremote);
+      else if (opt === 'drive') { const d = parseDrive(v!); p.drives.set(d.id, d); }
+      else if (opt === 'object') {
+        const o = qemuOpts(v!, 'qom-type');
+        if (get(o, 'qom-type') !== 'x-remote-object') refuse(`-object ${get(o, 'qom-type')} in a remote process`);
+        p.remoteObjects.push({ id: get(o, 'id') ?? xremote, devid: get(o, 'devid') ?? refuse('-object x-remote-object without a devid'), rid: xremote });
+      } else if (!['machine', 'M', 'name', 'nodefaults', 'no-user-config'].includes(opt)) refuse(`'${a}' in a remote process`);
+      continue;
+    }
     switch (opt) {
       case 'name': p.name = get(qemuOpts(v!, 'guest'), 'guest'); break;
       case 'uuid': p.uuid = v; break;
@@ -153,7 +171,8 @@ function parseArgs(args: string[], p: Parsed, remote?: string): void {
         p.machine = get(o, 'type');
         const accel = get(o, 'accel');
         if (accel !== undefined) p.kvm = accel.split(':')[0] === 'kvm';
-        for (const [k] of o) if (!['type', 'accel'].includes(k)) refuse(`-machine option '${k}'`);
+        // memory-backend: the shared RAM object, which mpvirt always provides
+        for (const [k] of o) if (!['type', 'accel', 'memory-backend'].includes(k)) refuse(`-machine option '${k}'`);
         break;
       }
       case 'accel': p.kvm = get(qemuOpts(v!, 'accel'), 'accel') === 'kvm'; break;
@@ -219,17 +238,21 @@ function parseArgs(args: string[], p: Parsed, remote?: string): void {
 
 const CONTROLLER_MODELS: Record<string, string> = { lsi53c895a: 'lsilogic', 'virtio-scsi-pci': 'virtio-scsi' };
 
-function parseDevice(v: string, p: Parsed): void {
+function parseDevice(v: string, p: Parsed, xremote?: string): void {
   const o = qemuOpts(v, 'driver');
   const driver = get(o, 'driver')!;
   // the seed's forking mode: `remote,rid=N,command=EXEC` names the device process
-  const rid = get(o, 'rid');
-  const known = new Set(['driver', 'id', 'rid', 'remote', 'command', 'drive', 'bus', 'scsi-id']);
+  const rid = get(o, 'rid') ?? xremote;
+  const known = new Set(['driver', 'id', 'rid', 'remote', 'command', 'drive', 'bus', 'scsi-id', ...(driver === 'x-pci-proxy-dev' ? ['fd'] : [])]);
   for (const [k] of o) if (!known.has(k)) refuse(`-device ${driver} option '${k}'`);
   if (CONTROLLER_MODELS[driver]) {
     const id = get(o, 'id') ?? `scsi${p.controllers.length}`;
     p.controllers.push({ id, type: 'scsi', model: CONTROLLER_MODELS[driver]!, index: p.controllers.length, ...(rid !== undefined ? { rid } : {}) });
-    if (rid !== undefined && !p.remotes.has(rid)) p.remotes.set(rid, { drives: [] });
+    if (rid !== undefined && xremote === undefined && !p.remotes.has(rid)) p.remotes.set(rid, { drives: [] });
+    return;
+  }
+  if (driver === 'x-pci-proxy-dev' && xremote === undefined) {
+    p.proxied.push(get(o, 'id') ?? refuse('-device x-pci-proxy-dev without an id'));
     return;
   }
   if (driver === 'scsi-hd') {
@@ -241,14 +264,51 @@ function parseDevice(v: string, p: Parsed): void {
   refuse(`-device ${driver}`);
 }
 
-/** The domain XML for a seed-style (forking mode) QEMU command line. */
+/** Command lines: each starts at a QEMU binary (environment assignments before it are dropped). */
+function splitCommands(words: string[]): string[][] {
+  const out: string[][] = [];
+  let cur: string[] | undefined;
+  for (const w of words) {
+    if (/(^|\/)(qemu-system-\w+|qemu-kvm)$/.test(w)) {
+      cur = [];
+      out.push(cur);
+    } else if (cur === undefined) {
+      if (/^[A-Za-z_]\w*=/.test(w)) continue;
+      cur = [w];
+      out.push(cur);
+    } else cur.push(w);
+  }
+  return out;
+}
+
+/**
+ * Upstream multi-process: each remote's x-remote-object names its device, which the main QEMU
+ * must proxy (x-pci-proxy-dev with the same id); the rid is the link object's id.
+ */
+function linkUpstreamRemotes(p: Parsed): void {
+  for (const o of p.remoteObjects) {
+    if (!p.controllers.some((c) => c.id === o.devid && c.rid === o.rid)) refuse(`x-remote-object '${o.id}': no device '${o.devid}' in its process`);
+    if (!p.proxied.includes(o.devid)) refuse(`the remote device '${o.devid}', which no x-pci-proxy-dev of the main QEMU proxies`);
+    for (const c of p.controllers) if (c.rid === o.rid) c.rid = o.id;
+    for (const d of p.disks) if (d.rid === o.rid) d.rid = o.id;
+    p.remotes.set(o.id, { drives: [] });
+  }
+  for (const id of p.proxied) if (!p.remoteObjects.some((o) => o.devid === id)) refuse(`x-pci-proxy-dev '${id}', which no remote process serves`);
+  for (const c of p.controllers) if (c.rid !== undefined && /^remote\d+$/.test(c.rid) && !p.remotes.has(c.rid)) refuse(`a -machine x-remote process without an x-remote-object`);
+}
+
+/** The domain XML for a seed-style (forking mode) QEMU command line, or an upstream pair. */
 export function domainXmlFromSeedArgv(text: string): string {
-  const words = shellWords(text);
-  // environment assignments are not ours to keep; then the binary, if it is there
-  while (words.length && /^[A-Za-z_]\w*=/.test(words[0]!)) words.shift();
-  if (words.length && /(^|\/)(qemu-system-\w+|qemu-kvm)$/.test(words[0]!)) words.shift();
-  const p: Parsed = { kvm: false, drives: new Map(), controllers: [], disks: [], remotes: new Map(), backends: new Set() };
-  parseArgs(words, p);
+  const p: Parsed = { kvm: false, drives: new Map(), controllers: [], disks: [], remotes: new Map(), backends: new Set(), proxied: [], remoteObjects: [] };
+  // one command line, or an upstream pair: `-machine x-remote` processes and the main QEMU
+  const commands = splitCommands(shellWords(text));
+  const isRemote = (args: string[]): boolean => args.some((w, i) => (w === '-machine' || w === '-M') && get(qemuOpts(args[i + 1] ?? '', 'type'), 'type') === 'x-remote');
+  let remoteNo = 0;
+  for (const c of commands.filter(isRemote)) parseArgs(c, p, undefined, `remote${remoteNo++}`);
+  const mains = commands.filter((c) => !isRemote(c));
+  if (mains.length !== 1) refuse(`${mains.length} main QEMU command lines (one is expected, with any number of -machine x-remote ones)`);
+  parseArgs(mains[0]!, p);
+  linkUpstreamRemotes(p);
   const disks: Disk[] = p.disks.map((d) => {
     const drive = p.drives.get(d.drive) ?? refuse(`the disk on drive '${d.drive}', which no -drive defines`);
     if (!p.controllers.some((c) => c.id === d.ctrl)) refuse(`the disk on bus '${d.ctrl}.0', which no controller defines`);

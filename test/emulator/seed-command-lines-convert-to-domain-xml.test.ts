@@ -57,4 +57,27 @@ describe('seed command lines to domain XML', () => {
     ];
     for (const [argv, err] of cases) expect(() => domainXmlFromSeedArgv(argv), argv).toThrow(err);
   });
+
+  it('converts an upstream pair: a -machine x-remote process and the main QEMU that proxies its device', () => {
+    const remote = (n: number) => `qemu-system-x86_64 -machine x-remote -nodefaults -nographic -monitor none -serial none \\
+  -qmp unix:remote${n}.qmp,server=on,wait=off -device lsi53c895a,id=lsi${n} \\
+  -drive id=d${n},file=/srv/disk${n}.img,format=raw,if=none -device scsi-hd,id=d${n}-hd,drive=d${n},bus=lsi${n}.0,scsi-id=${n} \\
+  -object x-remote-object,id=robj-lsi${n},devid=lsi${n},fd=3`;
+    const main = `qemu-system-x86_64 -name pair -machine q35,accel=tcg,memory-backend=mem -m 256 \\
+  -object memory-backend-memfd,id=mem,size=256M,share=on -device x-pci-proxy-dev,id=lsi0,fd=3 -device x-pci-proxy-dev,id=lsi1,fd=4 \\
+  -display none -nodefaults -serial none -monitor none -qmp unix:proxy.qmp,server=on,wait=off`;
+    const def = parseDomainXml(domainXmlFromSeedArgv(`${remote(0)}\n\n${remote(1)}\n\n${main}\n`));
+    expect(def.name).toBe('pair');
+    expect(def.metadata?.remote?.processes.map((p) => [p.rid, p.devices])).toEqual([['robj-lsi0', ['ua-lsi0']], ['robj-lsi1', ['ua-lsi1']]]);
+    const disks = def.devices.filter((d) => d.kind === 'disk');
+    expect(disks.map((d) => d.kind === 'disk' && [d.source?.path, d.address?.fields])).toEqual([
+      ['/srv/disk0.img', [['controller', '0'], ['bus', '0'], ['target', '0'], ['unit', '0']]],
+      ['/srv/disk1.img', [['controller', '1'], ['bus', '0'], ['target', '0'], ['unit', '1']]],
+    ]);
+    // a proxy without its remote, a remote nobody proxies, a remote without a link object
+    expect(() => domainXmlFromSeedArgv(main)).toThrow(/x-pci-proxy-dev 'lsi0', which no remote process serves/);
+    expect(() => domainXmlFromSeedArgv(`${remote(0)}\n${main.replace('-device x-pci-proxy-dev,id=lsi0,fd=3 ', '').replace('-device x-pci-proxy-dev,id=lsi1,fd=4 ', '')}`)).toThrow(/the remote device 'lsi0', which no x-pci-proxy-dev/);
+    expect(() => domainXmlFromSeedArgv(`${remote(0).replace(/-object .*$/, '')}\n${main}`)).toThrow(/x-pci-proxy-dev 'lsi0', which no remote process serves|without an x-remote-object/);
+    expect(() => domainXmlFromSeedArgv(`${remote(0).replace('-device lsi53c895a', '-device e1000')}\n${main}`)).toThrow(/-device e1000/);
+  });
 });
