@@ -14,6 +14,7 @@ import type { RemoteSupervisor } from '../remote/supervisor.js';
 import type { DomainRef } from './events.js';
 import { DomainJobLock } from './jobs.js';
 import { DomainState, isActive, nextState, ShutoffReason, type StateAndReason } from './state.js';
+import type { RemoteStandIn } from '../remote/stand-in.js';
 
 export interface RemoteRuntime {
   rid: string;
@@ -27,6 +28,8 @@ export interface RemoteRuntime {
   credentials?: Credentials;
   /** the namespaces of its own it runs in (jail.ts) */
   jail?: string[];
+  /** answers the main QEMU's proxy in its place once it died (absent after a daemon restart) */
+  standIn?: RemoteStandIn;
 }
 
 export interface DomainRuntime {

@@ -144,6 +144,7 @@ export class QemuDriver implements DriverCore {
         r.supervisor.dispose();
         r.qmp.close();
         r.handle.dispose();
+        r.standIn?.close();
       }
       rt.main.qmp.close();
       rt.main.handle.dispose();

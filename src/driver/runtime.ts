@@ -95,6 +95,10 @@ function onRemoteTransition(core: DriverCore, obj: DomainObject, r: RemoteRuntim
   const data = remoteEventData(t);
   if (data) core.events.monitorEvent(obj.ref(), MPVIRT_REMOTE_EVENT, data);
   core.log.info({ domain: obj.name, rid: t.rid, from: t.from, to: t.to, pid: t.pid, reason: t.reason }, 'remote process transition');
+  // the daemon's copy of the link keeps the proxy from seeing the death: from now on it answers
+  // in the remote's place (or, if the daemon stopped the remote, it lets go)
+  if (t.to === 'crashed') r.standIn?.activate();
+  if (t.to === 'exited') r.standIn?.close();
   const rt = obj.runtime;
   if (!rt || rt.stopping) return;
   if (t.to === 'hung') {
@@ -106,8 +110,8 @@ function onRemoteTransition(core: DriverCore, obj: DomainObject, r: RemoteRuntim
     return;
   }
   if (r.onCrash === 'preserve') {
-    // the guest keeps running without the device; the main QEMU's error flood
-    // goes to its size-capped log
+    // the guest keeps running without the device, answered by the stand-in (all accesses
+    // complete, reads give 0): no wedged driver, no error flood
     void writeStatus(core, obj).catch(() => {});
     return;
   }

@@ -28,6 +28,7 @@ import { DomainState, PausedReason, RunningReason, ShutoffReason } from './state
 
 import { domainLogFile, logLine, rotateLog, startLogCap } from './domain-log.js';
 import { stopDomain, writeStatus } from './stop.js';
+import { RemoteStandIn } from '../remote/stand-in.js';
 
 function planFor(core: DriverCore, def: DomainDef): Promise<LaunchPlan> {
   const emulator = def.emulator ?? core.defaultEmulator;
@@ -114,6 +115,7 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
         qmpPath: p.qmpPath,
         ...(c ? { credentials: c } : {}),
         ...(c && core.namespaces ? { jail: jailText(core, true) } : {}),
+        ...(l.linkCopy !== undefined ? { standIn: new RemoteStandIn(l.linkCopy) } : {}),
         supervisor: new RemoteSupervisor({
           rid: p.rid,
           alias: p.alias,

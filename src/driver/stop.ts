@@ -76,6 +76,7 @@ export async function stopDomain(core: DriverCore, obj: DomainObject, opts: Stop
     if (!exited) await r.handle.terminate(grace).catch((e: unknown) => core.log.error({ err: e, domain: obj.name, rid: r.rid }, 'terminating a remote failed'));
     r.supervisor.dispose();
     r.handle.dispose();
+    r.standIn?.close();
   }
   // every process is gone: cap what they wrote last, then stop (our own lines are not capped)
   rt.logCap?.enforce();

@@ -141,6 +141,13 @@ export function pidfdOpen(pid: number): number {
   return fd;
 }
 
+/** A close-on-exec duplicate of `fd` (the daemon's own copy of an end it hands to a child). */
+export function dupFd(fd: number): number {
+  const dup = lib().fcntl(fd, F_DUPFD_CLOEXEC, 'int', 0);
+  if (dup < 0) throw sysError(`dup(${fd})`, koffi.errno());
+  return dup;
+}
+
 /** The OS fd under a connected net.Socket (libuv Pipe/TCP handle), e.g. to sendmsg() on it. */
 export function socketFd(sock: net.Socket): number {
   const fd = (sock as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;

@@ -14,7 +14,7 @@ import { MpvirtError } from '../errors.js';
 import type { LaunchPlan } from '../emulator/launch-plan.js';
 import { spawnQemu, type SpawnedQemu, type SpawnQemuOptions } from '../emulator/process.js';
 import { QmpClient } from '../emulator/qmp.js';
-import { closeFd, socketpair } from '../emulator/unixfd.js';
+import { closeFd, dupFd, socketpair } from '../emulator/unixfd.js';
 import { openPlannedFds, type OpenedFds } from './planned-fds.js';
 
 export interface LaunchedProcess {
@@ -22,6 +22,8 @@ export interface LaunchedProcess {
   rid?: string;
   proc: SpawnedQemu;
   qmp: QmpClient;
+  /** a remote: the daemon's own unread copy of its end of the link (stand-in.ts) */
+  linkCopy?: number;
 }
 
 export interface Launched {
@@ -108,12 +110,16 @@ export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchO
   const spawned: SpawnedQemu[] = [];
   const mainEnds: number[] = [];
   const cleanups: Array<() => void> = [];
+  const linkCopies: number[] = [];
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const common = { logFile: opts.logFile };
   try {
     for (const r of plan.remotes) {
       const [remoteEnd, mainEnd] = socketpair();
       mainEnds.push(mainEnd);
+      // kept unread while the remote lives: answers the proxy in its place once it died
+      const linkCopy = dupFd(remoteEnd);
+      linkCopies.push(linkCopy);
       let proc: SpawnedQemu;
       let own: OpenedFds | undefined;
       let afterStart: () => void = () => {};
@@ -130,7 +136,7 @@ export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchO
       }
       spawned.push(proc);
       const qmp = await connectMonitor(proc, r.qmpPath, timeoutMs);
-      started.push({ rid: r.rid, proc, qmp });
+      started.push({ rid: r.rid, proc, qmp, linkCopy });
       if (proc.findForkedChild()) opts.onSpawn?.(r.rid, proc.pid);
       afterStart();
     }
@@ -155,6 +161,7 @@ export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchO
     afterStart();
     return { main: { proc: main, qmp }, remotes: started };
   } catch (e) {
+    for (const fd of linkCopies) closeFd(fd);
     for (const c of cleanups) {
       try {
         c();
