@@ -9,10 +9,12 @@ import { MpvirtError, type ErrorCode } from '../errors.js';
 
 export interface DaemonConfig {
   autoIsolate?: string[];
-  autoIsolateOnCrash?: 'destroy' | 'preserve';
+  autoIsolateOnCrash?: 'destroy' | 'preserve' | 'restart';
   logLevel?: string;
   remoteHeartbeatMs?: number;
   remoteHangDeadlineMs?: number;
+  remoteRestartLimit?: number;
+  remoteRestartWindowMs?: number;
   jobTimeoutMs?: number;
   logLimitBytes?: number;
   /** [first, last] ids QEMU processes run as; null (`[]`): as the daemon's own user */
@@ -41,7 +43,7 @@ const SETTINGS: Record<string, Setting> = {
     return { autoIsolate: v as string[] };
   },
   auto_isolate_on_crash: (v, bad) => {
-    if (v !== 'destroy' && v !== 'preserve') throw bad('"destroy" or "preserve"');
+    if (v !== 'destroy' && v !== 'preserve' && v !== 'restart') throw bad('"destroy", "preserve" or "restart"');
     return { autoIsolateOnCrash: v };
   },
   log_level: (v, bad) => {
@@ -51,6 +53,8 @@ const SETTINGS: Record<string, Setting> = {
   },
   remote_heartbeat_ms: int(1, 'remoteHeartbeatMs'),
   remote_hang_deadline_ms: int(1, 'remoteHangDeadlineMs'),
+  remote_restart_limit: int(1, 'remoteRestartLimit'),
+  remote_restart_window_ms: int(1, 'remoteRestartWindowMs'),
   job_timeout_ms: int(0, 'jobTimeoutMs'),
   log_limit_bytes: int(0, 'logLimitBytes'),
   jail_ids: (v, bad) => {

@@ -210,6 +210,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const tuning: Partial<DriverTuning> = {
     ...(config.remoteHeartbeatMs !== undefined && { heartbeatMs: config.remoteHeartbeatMs }),
     ...(config.remoteHangDeadlineMs !== undefined && { hangDeadlineMs: config.remoteHangDeadlineMs }),
+    ...(config.remoteRestartLimit !== undefined && { restartLimit: config.remoteRestartLimit }),
+    ...(config.remoteRestartWindowMs !== undefined && { restartWindowMs: config.remoteRestartWindowMs }),
     ...(config.jobTimeoutMs !== undefined && { jobTimeoutMs: config.jobTimeoutMs }),
     ...(config.logLimitBytes !== undefined && { logLimitBytes: config.logLimitBytes }),
     ...opts.driverTuning,

@@ -141,7 +141,7 @@ function remoteEl(r: RemoteDef): XElement {
     ...makeElement(`${prefix}:${local}`, attrs, children, MPQ_NS),
   });
   const processes = r.processes.map((p) =>
-    q('process', [['rid', p.rid], ['pid', p.live?.pid], ['state', p.live?.state], ['monitor', p.live?.monitor], ['uid', p.live?.uid], ['gid', p.live?.gid], ['jail', p.live?.jail]], [
+    q('process', [['rid', p.rid], ['pid', p.live?.pid], ['state', p.live?.state], ['monitor', p.live?.monitor], ['uid', p.live?.uid], ['gid', p.live?.gid], ['jail', p.live?.jail], ['restarts', p.live?.restarts]], [
       ...p.devices.map((alias) => q('device', [['alias', alias]])),
       ...(p.emulator !== undefined ? [q('emulator', [], p.emulator === '' ? [] : [textNode(p.emulator)])] : []),
       ...(p.onCrash !== undefined ? [q('on-crash', [['action', p.onCrash]])] : []),

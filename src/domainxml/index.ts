@@ -48,4 +48,4 @@ export { RelaxNgValidator, getDomainValidator } from './relaxng.js';
 export type { SchemaProblem } from './relaxng.js';
 export { findUnsupported, assertSupported } from './supported.js';
 export type { UnsupportedItem } from './supported.js';
-export { ptyPathsOf, resourcePartition, withResourcePartition, withChannelConnection, withChannelState, withLiveState, withoutChannelState, withoutLiveState, withPtyPaths, withRunningDisks } from './live.js';
+export { diskSourceIndex, ptyPathsOf, resourcePartition, withResourcePartition, withChannelConnection, withChannelState, withLiveState, withoutChannelState, withoutLiveState, withPtyPaths, withRunningDisks } from './live.js';

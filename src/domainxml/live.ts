@@ -115,6 +115,12 @@ export function withRunningDisks(def: DomainDef, numbers: ReadonlyMap<DiskDef, n
   };
 }
 
+/** The node number a running disk has (`<source index='N'/>`), if it has one. */
+export function diskSourceIndex(d: DiskDef): number | undefined {
+  const v = d.source?.extra.attrs.find((a) => a.name === 'index')?.value;
+  return v === undefined ? d.emptySourceIndex : Number(v);
+}
+
 /** A source index exists only while the domain runs (libvirt ignores it in a definition). */
 function withoutDiskIndexes(def: DomainDef): DomainDef {
   const indexed = (d: DiskDef): boolean => d.emptySourceIndex !== undefined || (d.source?.extra.attrs.some((a) => a.name === 'index') ?? false);

@@ -190,6 +190,8 @@ export interface RemoteProcessLive {
   gid?: number;
   /** the namespaces of its own it runs in, comma-separated (net,ipc,uts) */
   jail?: string;
+  /** how often on-crash restart replaced it in this run */
+  restarts?: number;
 }
 
 export interface RemoteProcessDef {

@@ -266,6 +266,7 @@ function parseProcess(r: ElementReader): RemoteProcessDef {
     ...opt('uid', id('uid')),
     ...opt('gid', id('gid')),
     ...opt('jail', r.attr('jail')),
+    ...opt('restarts', id('restarts')),
   };
   if (rid === undefined) throw xmlError(`missing attribute 'rid' in <${r.el.name}>`, { where: `${r.path}/@rid` });
   const devices: string[] = [];

@@ -2,7 +2,9 @@
  * The VIR_DOMAIN_AFFECT_* rules every API that changes a definition shares: which of the live
  * and persistent definitions a call changes, and which one is the persistent one.
  */
+import { formatDomainXml } from '../domainxml/index.js';
 import type { DomainDef } from '../domainxml/model.js';
+import type { DriverCore } from './core.js';
 import { MpvirtError } from '../errors.js';
 import type { DomainObject } from './domain-object.js';
 import { notRunning } from './stop.js';
@@ -32,3 +34,10 @@ export function persistentDef(obj: DomainObject): DomainDef {
   return obj.pendingDef ?? obj.def;
 }
 
+
+/** Stores a changed persistent definition: it replaces the next start's now, or when a running domain stops. */
+export async function savePersistentDef(core: DriverCore, obj: DomainObject, def: DomainDef): Promise<void> {
+  await core.defs.save(obj.name, formatDomainXml(def));
+  if (obj.active) obj.pendingDef = def;
+  else obj.def = def;
+}

@@ -41,7 +41,7 @@ export function lookupById(core: DriverCore, id: number): DomainObject {
 /** The running definition as dumpxml shows it: the id, and each remote's pid, state and monitor. */
 export function liveDefinition(obj: DomainObject): DomainDef {
   const live = new Map(
-    (obj.runtime?.remotes ?? []).map((r) => [r.rid, { pid: r.handle.pid, state: r.supervisor.state, monitor: r.qmpPath, ...(r.credentials ?? {}), ...(r.jail ? { jail: r.jail.join(',') } : {}) }] as const),
+    (obj.runtime?.remotes ?? []).map((r) => [r.rid, { pid: r.handle.pid, state: r.supervisor.state, monitor: r.qmpPath, ...(r.credentials ?? {}), ...(r.jail ? { jail: r.jail.join(',') } : {}), ...(r.onCrash === 'restart' ? { restarts: r.restarts } : {}) }] as const),
   );
   return withLiveState(obj.liveDef ?? obj.def, obj.id, live);
 }

@@ -12,7 +12,7 @@ import type { DriverCore } from './core.js';
 import { prepareDefinition } from './definition.js';
 import { runJob } from './domain-job.js';
 import { liveDefinition } from './api-definitions.js';
-import { Affect, affected, persistentDef } from './affect.js';
+import { Affect, affected, persistentDef, savePersistentDef } from './affect.js';
 import { writeStatus } from './stop.js';
 import { getMetadataElement, MetadataType, parseMetadataElement, replaceMetadata, withText } from './metadata.js';
 
@@ -81,9 +81,7 @@ export async function setDomainMetadata(core: DriverCore, obj: DomainObject, req
     const newLive = live ? await change(obj.liveDef ?? obj.def) : undefined;
     const newConfig = config ? await change(persistentDef(obj)) : undefined;
     if (newConfig) {
-      await core.defs.save(obj.name, formatDomainXml(newConfig));
-      if (obj.active) obj.pendingDef = newConfig;
-      else obj.def = newConfig;
+      await savePersistentDef(core, obj, newConfig);
     }
     if (newLive) {
       obj.liveDef = newLive;

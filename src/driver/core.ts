@@ -32,6 +32,13 @@ export interface DriverTuning {
   monitorTimeoutMs: number;
   /** per process: a running domain's log may grow by this times its number of processes (head kept, see LogCap) */
   logLimitBytes: number;
+  /** on-crash restart: at most this many restarts of one remote within restartWindowMs, then destroy */
+  restartLimit: number;
+  restartWindowMs: number;
+  /** the wait before a repeated restart doubles from this (the first one is at once), up to 5 s */
+  restartBackoffMs: number;
+  /** how long a restart waits for the guest to release the dead remote's device */
+  unplugTimeoutMs: number;
   /** bounded wait for a domain's state change lock */
   jobTimeoutMs: number;
   /**

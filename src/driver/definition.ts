@@ -19,9 +19,6 @@ export async function prepareDefinition(core: DriverCore, xml: string, validate:
   const def = applyAutoIsolation(parsed, core.autoIsolate);
   if (def !== parsed) parseDomainXml(formatDomainXml(def)); // the added placement obeys every rule too
   assertSupported(def);
-  if (def.metadata?.remote?.processes.some((p) => p.onCrash === 'restart')) {
-    throw new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', "on-crash action 'restart' is not supported yet");
-  }
   const caps = await core.caps.get(def.emulator ?? core.defaultEmulator);
   if ((def.metadata?.remote?.processes.length ?? 0) > 0) assertMultiprocess(caps);
   // libvirt's define-time defaults: machine type, controllers, addresses — the guest ABI is

@@ -9,21 +9,22 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { diskAlias } from '../domainxml/aliases.js';
 import { assignDriveAddresses } from '../domainxml/defaults/drive-addresses.js';
-import { formatDomainXml, withoutLiveState } from '../domainxml/index.js';
+import { diskSourceIndex, formatDomainXml, withoutLiveState } from '../domainxml/index.js';
 import type { DeviceDef, DiskDef, DomainDef } from '../domainxml/model.js';
 import { parseDevices } from '../domainxml/parse-devices.js';
 import { makeElement, parseXmlDocument } from '../domainxml/xmltree.js';
 import { ChildFds, type FileAccess } from '../emulator/child-fds.js';
 import { diskArgs, driveAddress, findController } from '../emulator/device-argv.js';
-import type { QmpClient, QmpEvent } from '../emulator/qmp.js';
+import type { QmpClient } from '../emulator/qmp.js';
 import { MpvirtError } from '../errors.js';
-import { affected, persistentDef } from './affect.js';
+import { affected, persistentDef, savePersistentDef } from './affect.js';
 import { imageHasNoBacking } from './block-info.js';
 import type { DriverCore } from './core.js';
 import { prepareDefinition } from './definition.js';
 import type { DomainObject } from './domain-object.js';
 import { findDisk, monitorForDisk, nextNodeIndex, removeFdSet } from './media.js';
 import { writeStatus } from './stop.js';
+import { deviceDeleted } from './device-deleted.js';
 
 /** libvirt's QEMU_UNPLUG_TIMEOUT: how long a detach waits for QEMU's DEVICE_DELETED */
 const UNPLUG_TIMEOUT_MS = 5000;
@@ -76,9 +77,9 @@ class HotplugFds extends ChildFds {
 type Json = Record<string, unknown>;
 
 /** blockdev-add (storage, format) and device_add arguments for the disk, as its start argv has them. */
-function hotplugCommands(def: DomainDef, disk: DiskDef, n: number): { storage?: Json; format?: Json; device: Json; image?: { path: string; readOnly: boolean } } {
+function hotplugCommands(def: DomainDef, disk: DiskDef, n: number, writeCacheOff: boolean): { storage?: Json; format?: Json; device: Json; image?: { path: string; readOnly: boolean } } {
   const fds = new HotplugFds();
-  const args = diskArgs(def, disk, n, /q35/.test(def.os.machine ?? ''), fds);
+  const args = diskArgs(def, disk, n, /q35/.test(def.os.machine ?? ''), fds, { writeCacheOff });
   const objs: Array<[string, Json]> = [];
   for (let i = 0; i < args.argv.length; i += 2) objs.push([args.argv[i]!, JSON.parse(args.argv[i + 1]!) as Json]);
   const blockdevs = objs.filter(([o]) => o === '-blockdev').map(([, j]) => j);
@@ -164,7 +165,9 @@ export async function attachDisk(core: DriverCore, obj: DomainObject, xml: strin
     const alias = prepared.alias ?? diskAlias(prepared, liveDef)!;
     const withAlias: DiskDef = { ...prepared, alias };
     const n = nextNodeIndex(liveDef);
-    const cmds = hotplugCommands(insertDisk(liveDef, withAlias), withAlias, n);
+    // a disk of a remote that is restarted on a crash has no write cache, as its others (remote-argv.ts)
+    const restartable = obj.runtime!.remotes.some((r) => r.qmp === qmp && r.onCrash === 'restart');
+    const cmds = hotplugCommands(insertDisk(liveDef, withAlias), withAlias, n, restartable);
     const shown: DiskDef = withAlias.source
       ? {
           ...withAlias,
@@ -186,35 +189,9 @@ export async function attachDisk(core: DriverCore, obj: DomainObject, xml: strin
     core.events.emit('device-added', { dom: obj.ref(), alias: plug.shown.alias! });
   }
   if (newConfig) {
-    await core.defs.save(obj.name, formatDomainXml(newConfig));
-    if (obj.active) obj.pendingDef = newConfig;
-    else obj.def = newConfig;
+    await savePersistentDef(core, obj, newConfig);
   }
 }
-
-/** Resolves when QEMU reports the device deleted, or after libvirt's unplug timeout (false). */
-function deviceDeleted(qmp: QmpClient, id: string): { done: Promise<boolean>; cancel: () => void } {
-  let cancel = (): void => {};
-  const done = new Promise<boolean>((resolve) => {
-    const onEvent = (ev: QmpEvent): void => {
-      if (ev.event === 'DEVICE_DELETED' && (ev.data as { device?: string }).device === id) finish(true);
-    };
-    const timer = setTimeout(() => finish(false), UNPLUG_TIMEOUT_MS);
-    const finish = (v: boolean): void => {
-      clearTimeout(timer);
-      qmp.off('event', onEvent);
-      resolve(v);
-    };
-    cancel = () => finish(false);
-    qmp.on('event', onEvent);
-  });
-  return { done, cancel };
-}
-
-const sourceIndexOf = (d: DiskDef): number | undefined => {
-  const v = d.source?.extra.attrs.find((a) => a.name === 'index')?.value;
-  return v === undefined ? d.emptySourceIndex : Number(v);
-};
 
 /** virDomainDetachDeviceFlags of a disk, inside the domain's job. */
 export async function detachDisk(core: DriverCore, obj: DomainObject, xml: string, flags: number): Promise<void> {
@@ -238,7 +215,7 @@ export async function detachDisk(core: DriverCore, obj: DomainObject, xml: strin
   if (unplug) {
     const { qmp, disk } = unplug;
     const id = disk.alias ?? diskAlias(disk, unplug.liveDef)!;
-    const deleted = deviceDeleted(qmp, id);
+    const deleted = deviceDeleted(qmp, id, UNPLUG_TIMEOUT_MS);
     try {
       await qmp.execute('device_del', { id });
     } catch (e) {
@@ -246,7 +223,7 @@ export async function detachDisk(core: DriverCore, obj: DomainObject, xml: strin
       throw e;
     }
     if (await deleted.done) {
-      const n = sourceIndexOf(disk);
+      const n = diskSourceIndex(disk);
       if (n !== undefined) {
         // best effort, as libvirt's chain detach: a node QEMU already dropped is no error
         await qmp.execute('blockdev-del', { 'node-name': `libvirt-${n}-format` }).catch(() => undefined);
@@ -259,8 +236,6 @@ export async function detachDisk(core: DriverCore, obj: DomainObject, xml: strin
     }
   }
   if (newConfig) {
-    await core.defs.save(obj.name, formatDomainXml(newConfig));
-    if (obj.active) obj.pendingDef = newConfig;
-    else obj.def = newConfig;
+    await savePersistentDef(core, obj, newConfig);
   }
 }

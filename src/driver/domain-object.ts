@@ -30,6 +30,14 @@ export interface RemoteRuntime {
   jail?: string[];
   /** answers the main QEMU's proxy in its place once it died (absent after a daemon restart) */
   standIn?: RemoteStandIn;
+  /** on-crash restart: how often it was restarted in this run (the live XML shows it) */
+  restarts: number;
+  /** performance.now() of each restart, for the limit per time window */
+  restartTimes: number[];
+  /** its proxy device is out of the main QEMU (unplugged for a restart, not yet plugged again) */
+  unplugged?: boolean;
+  /** a replacement waits for the guest to release the old device: this ends the wait and kills it */
+  pendingReplacement?: () => void;
 }
 
 export interface DomainRuntime {

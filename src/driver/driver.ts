@@ -55,6 +55,10 @@ export const DEFAULT_TUNING: DriverTuning = {
   monitorTimeoutMs: 10_000,
   logLimitBytes: 1024 * 1024,
   jobTimeoutMs: 30_000,
+  restartLimit: 5,
+  restartWindowMs: 60_000,
+  restartBackoffMs: 100,
+  unplugTimeoutMs: 10_000,
   firmwareLog: false,
 };
 

@@ -12,8 +12,8 @@ import { makeElement, parseXmlDocument } from '../domainxml/xmltree.js';
 import { diskAlias } from '../domainxml/aliases.js';
 import type { QmpClient, QmpEvent } from '../emulator/qmp.js';
 import { MpvirtError } from '../errors.js';
-import { formatDomainXml } from '../domainxml/index.js';
-import { affected, persistentDef } from './affect.js';
+import { diskSourceIndex, formatDomainXml } from '../domainxml/index.js';
+import { affected, persistentDef, savePersistentDef } from './affect.js';
 import { imageHasNoBacking } from './block-info.js';
 import type { DriverCore } from './core.js';
 import { writeStatus } from './stop.js';
@@ -175,15 +175,10 @@ async function changeMediumLive(qmp: QmpClient, id: string, orig: DiskDef, next:
   await qmp.execute('blockdev-close-tray', { id });
 }
 
-const sourceIndex = (d: DiskDef): number | undefined => {
-  const v = d.source?.extra.attrs.find((a) => a.name === 'index')?.value;
-  return v === undefined ? d.emptySourceIndex : Number(v);
-};
-
 /** The next free node number of a running domain (libvirt's nodenameindex keeps counting). */
 export function nextNodeIndex(def: DomainDef): number {
   const disks = def.devices.filter((d): d is DiskDef => d.kind === 'disk');
-  return Math.max(disks.length, ...disks.map((d) => sourceIndex(d) ?? 0)) + 1;
+  return Math.max(disks.length, ...disks.map((d) => diskSourceIndex(d) ?? 0)) + 1;
 }
 
 export interface MediaChange {
@@ -215,7 +210,7 @@ export async function updateDisk(obj: DomainObject, xml: string, flags: number):
     const id = liveDisk.alias ?? diskAlias(liveDisk, liveDef)!;
     const n = nextNodeIndex(liveDef);
     const next = withMedium(liveDisk, upd);
-    await changeMediumLive(monitorForDisk(obj, liveDef, liveDisk), id, liveDisk, next, n, sourceIndex(liveDisk), (flags & MODIFY_FORCE) !== 0);
+    await changeMediumLive(monitorForDisk(obj, liveDef, liveDisk), id, liveDisk, next, n, diskSourceIndex(liveDisk), (flags & MODIFY_FORCE) !== 0);
     // shown as a running disk is: its node number, a raw image's chain terminator
     const raw = imageHasNoBacking(next);
     const shown: DiskDef = next.source
@@ -235,9 +230,7 @@ export async function updateDisk(obj: DomainObject, xml: string, flags: number):
 export async function updateDeviceFlags(core: DriverCore, obj: DomainObject, xml: string, flags: number): Promise<void> {
   const change = await updateDisk(obj, xml, flags);
   if (change.config) {
-    await core.defs.save(obj.name, formatDomainXml(change.config));
-    if (obj.active) obj.pendingDef = change.config;
-    else obj.def = change.config;
+    await savePersistentDef(core, obj, change.config);
   }
   if (change.live) {
     obj.liveDef = change.live;

@@ -232,7 +232,7 @@ export interface StatusRecord {
   liveXml: string;
   persistent: boolean;
   main: { pid: number; startTime: string /* bigint as decimal string */; qmpPath: string; uid?: number; gid?: number };
-  remotes: Array<{ rid: string; alias: string; pid: number; startTime: string; qmpPath: string; state: string; onCrash: string; uid?: number; gid?: number; jail?: string }>;
+  remotes: Array<{ rid: string; alias: string; pid: number; startTime: string; qmpPath: string; state: string; onCrash: string; uid?: number; gid?: number; jail?: string; restarts?: number }>;
   /** owner of a job in flight when written */
   job?: string;
   /** ISO time */
@@ -264,6 +264,7 @@ const MAIN_FIELDS: Record<string, Check> = { pid: isInt(1), startTime: isDecimal
 const REMOTE_FIELDS: Record<string, Check> = {
   rid: isStr, alias: isStr, pid: isInt(0) /* 0: no process now */, startTime: isDecimal, qmpPath: isStr, state: isStr, onCrash: isStr,
   uid: optId, gid: optId, jail: (x) => x === undefined || typeof x === 'string',
+  restarts: (x) => x === undefined || (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0),
 };
 
 /** Copy the known fields of `v`, each checked; throws a plain Error naming the first bad field. */

@@ -102,6 +102,8 @@ async function reattach(core: DriverCore, rec: StatusRecord): Promise<void> {
       qmpPath: r.qmpPath,
       ...credentialsOf(r),
       ...(r.jail ? { jail: r.jail.split(',') } : {}),
+      restarts: r.restarts ?? 0,
+      restartTimes: [],
       supervisor: new RemoteSupervisor({
         rid: r.rid,
         alias: r.alias,

@@ -8,7 +8,9 @@ import { withChannelConnection } from '../domainxml/index.js';
 import type { QmpEvent } from '../emulator/qmp.js';
 import { remoteEventData, type RemoteTransition, MPVIRT_REMOTE_EVENT } from '../remote/supervisor.js';
 import type { DriverCore } from './core.js';
-import type { DomainObject, RemoteRuntime } from './domain-object.js';
+import type { DomainObject, DomainRuntime, RemoteRuntime } from './domain-object.js';
+import { logLine } from './domain-log.js';
+import { crashAction, restartRemote } from './remote-restart.js';
 import { Detail, LifecycleEvent } from './events.js';
 import { stopDomain, writeStatus } from './stop.js';
 import { DomainState, RunningReason, ShutoffReason } from './state.js';
@@ -20,10 +22,16 @@ export function attachRuntime(core: DriverCore, obj: DomainObject): void {
   const gone = (): void => void onMainGone(core, obj);
   rt.main.qmp.on('close', gone);
   void rt.main.handle.exited.then(gone);
-  for (const r of rt.remotes) {
-    r.supervisor.on('transition', (t) => onRemoteTransition(core, obj, r, t));
-    r.supervisor.begin();
-  }
+  for (const r of rt.remotes) watchRemote(core, obj, r);
+}
+
+/** Supervise a remote (at start, after a reconnect, and each replacement of a restart). */
+function watchRemote(core: DriverCore, obj: DomainObject, r: RemoteRuntime): void {
+  const sup = r.supervisor;
+  sup.on('transition', (t) => {
+    if (r.supervisor === sup) onRemoteTransition(core, obj, r, t);
+  });
+  sup.begin();
 }
 
 function onMainEvent(core: DriverCore, obj: DomainObject, ev: QmpEvent): void {
@@ -92,29 +100,47 @@ async function onMainGone(core: DriverCore, obj: DomainObject): Promise<void> {
 }
 
 function onRemoteTransition(core: DriverCore, obj: DomainObject, r: RemoteRuntime, t: RemoteTransition): void {
+  const rt = obj.runtime;
+  const active = rt !== undefined && !rt.stopping;
+  // what the policy does about a death is decided first, so that its event can say it
+  const decision = t.to === 'crashed' && active ? crashAction(core, r) : undefined;
   const data = remoteEventData(t);
-  if (data) core.events.monitorEvent(obj.ref(), MPVIRT_REMOTE_EVENT, data);
+  if (data) core.events.monitorEvent(obj.ref(), MPVIRT_REMOTE_EVENT, decision ? { ...data, ...decision } : data);
   core.log.info({ domain: obj.name, rid: t.rid, from: t.from, to: t.to, pid: t.pid, reason: t.reason }, 'remote process transition');
   // the daemon's copy of the link keeps the proxy from seeing the death: from now on it answers
   // in the remote's place (or, if the daemon stopped the remote, it lets go)
   if (t.to === 'crashed') r.standIn?.activate();
   if (t.to === 'exited') r.standIn?.close();
-  const rt = obj.runtime;
-  if (!rt || rt.stopping) return;
+  if (!active) return;
   if (t.to === 'hung') {
-    // a hung remote freezes the main QEMU at its next device access: end it now
+    // a hung remote freezes the main QEMU at its next device access: end it now; under destroy
+    // the domain goes at once, otherwise the death that follows applies the policy
     r.supervisor.kill();
+    if (r.onCrash === 'destroy') return destroyForRemote(core, obj, rt);
   }
-  if (t.to !== 'crashed' && t.to !== 'hung') {
+  if (!decision) {
     void writeStatus(core, obj).catch(() => {});
     return;
   }
-  if (r.onCrash === 'preserve') {
-    // the guest keeps running without the device, answered by the stand-in (all accesses
-    // complete, reads give 0): no wedged driver, no error flood
-    void writeStatus(core, obj).catch(() => {});
-    return;
+  switch (decision.action) {
+    case 'preserve':
+      // the guest keeps running without the device, answered by the stand-in (all accesses
+      // complete, reads give 0): no wedged driver, no error flood
+      void writeStatus(core, obj).catch(() => {});
+      return;
+    case 'restart':
+      void obj.jobs
+        .run({ owner: 'mpvirtRemoteRestart', interrupting: true }, (job) => restartRemote(core, obj, r, job.signal, (next) => watchRemote(core, obj, next)))
+        .catch((e: unknown) => core.log.error({ err: e, domain: obj.name, rid: r.rid }, 'restarting a remote failed'));
+      return;
+    case 'destroy':
+      if (decision.reason) logLine(core, obj.name, `remote ${r.rid}: ${decision.reason}`);
+      return destroyForRemote(core, obj, rt);
   }
+}
+
+/** The destroy policy: the domain goes, as after a crash. */
+function destroyForRemote(core: DriverCore, obj: DomainObject, rt: DomainRuntime): void {
   void obj.jobs
     .run({ owner: 'mpvirtRemoteCrashPolicy', interrupting: true }, async () => {
       if (obj.runtime !== rt || rt.stopping) return;

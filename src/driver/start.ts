@@ -116,6 +116,8 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
         ...(c ? { credentials: c } : {}),
         ...(c && core.namespaces ? { jail: jailText(core, true) } : {}),
         ...(l.linkCopy !== undefined ? { standIn: new RemoteStandIn(l.linkCopy) } : {}),
+        restarts: 0,
+        restartTimes: [],
         supervisor: new RemoteSupervisor({
           rid: p.rid,
           alias: p.alias,

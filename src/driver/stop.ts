@@ -42,6 +42,7 @@ export async function writeStatus(core: DriverCore, obj: DomainObject, job?: str
       onCrash: r.onCrash,
       ...(r.credentials ?? {}),
       ...(r.jail ? { jail: r.jail.join(',') } : {}),
+      ...(r.restarts > 0 ? { restarts: r.restarts } : {}),
     })),
     ...(job !== undefined ? { job } : {}),
     startedAt: rt.startedAt,
@@ -65,7 +66,10 @@ export async function stopDomain(core: DriverCore, obj: DomainObject, opts: Stop
   if (!rt || rt.stopping) return;
   rt.stopping = true;
   const grace = opts.graceMs ?? core.tuning.stopGraceMs;
-  for (const r of rt.remotes) r.supervisor.expectExit();
+  for (const r of rt.remotes) {
+    r.supervisor.expectExit();
+    r.pendingReplacement?.();
+  }
   await rt.main.handle.terminate(grace).catch((e: unknown) => core.log.error({ err: e, domain: obj.name }, 'terminating the main QEMU failed'));
   rt.main.qmp.close();
   rt.main.handle.dispose();

@@ -8,6 +8,7 @@ import { MpvirtError, unsupportedConfig } from '../errors.js';
 import type { ControllerDef, DiskDef, DomainDef } from '../domainxml/model.js';
 import { controllerAlias, diskAlias } from '../domainxml/aliases.js';
 import { diskNameToIndex } from '../domainxml/defaults/drive-addresses.js';
+import { diskSourceIndex } from '../domainxml/live.js';
 import type { ChildFds } from './child-fds.js';
 import { jsonArg, optList, type JsonValue } from './qemu-args.js';
 
@@ -58,7 +59,9 @@ const bus0 = (disk: DiskDef): string => disk.target.bus ?? 'virtio';
  */
 export function diskNodeNumbers(def: DomainDef): Map<DiskDef, number> {
   const disks = def.devices.filter((d): d is DiskDef => d.kind === 'disk');
-  return new Map(disks.map((d, i) => [d, disks.length - i]));
+  // a running domain's disks keep the numbers they have (hot-plugged ones count on): a process
+  // started again for it (on-crash restart) names every node as before
+  return new Map(disks.map((d, i) => [d, diskSourceIndex(d) ?? disks.length - i]));
 }
 
 /** The floppy controller of a q35 machine is a device; on pc it is built in (isa-fdc). */
@@ -75,7 +78,15 @@ export function floppyControllerArgs(def: DomainDef, q35: boolean): string[] {
  * -blockdev for storage and format, then the frontend device. `n` numbers the
  * disk's nodes (libvirt-N-storage / libvirt-N-format).
  */
-export function diskArgs(def: DomainDef, disk: DiskDef, n: number, machineIsQ35: boolean, fds: ChildFds): DiskArgs {
+export interface DiskArgsOptions {
+  /**
+   * the frontend reports no volatile write cache (`write-cache=off`): the guest sends no cache
+   * flush, so unplugging the disk's controller never waits on one (on-crash restart, replug.md §6)
+   */
+  writeCacheOff?: boolean;
+}
+
+export function diskArgs(def: DomainDef, disk: DiskDef, n: number, machineIsQ35: boolean, fds: ChildFds, opts: DiskArgsOptions = {}): DiskArgs {
   const argv: string[] = [];
   let nodeName: string | undefined;
   if (disk.source) {
@@ -146,6 +157,7 @@ export function diskArgs(def: DomainDef, disk: DiskDef, n: number, machineIsQ35:
   } else {
     throw unsupportedConfig(`disk bus '${bus}' is not supported`);
   }
+  if (opts.writeCacheOff && nodeName && !cdrom) dev['write-cache'] = 'off';
   argv.push('-device', jsonArg(dev));
   return { argv, ...(nodeName ? { nodeName } : {}), deviceId };
 }

@@ -186,6 +186,22 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
   return argv;
 }
 
+/**
+ * on-crash restart unplugs and re-plugs the remote's proxy while the guest runs (replug.md): the
+ * guest must do ACPI PCI hot-plug, on a slot that has it — any but q35's pcie.0.
+ */
+function assertRestartable(def: DomainDef, q35: boolean, r: RemotePlan): void {
+  const what = `on-crash action 'restart' of remote process '${r.rid}'`;
+  if (!(def.features ?? []).some((f) => f.local === 'acpi')) {
+    throw unsupportedConfig(`${what} needs <features><acpi/></features>: the guest releases the device of a dead remote through ACPI hot-plug`);
+  }
+  const ctrl = def.devices.find((d): d is ControllerDef => d.kind === 'controller' && d.alias === r.alias);
+  const bus = ctrl?.address?.fields.find(([k]) => k === 'bus')?.[1];
+  if (q35 && ctrl?.address?.type === 'pci' && Number(bus ?? 0) === 0) {
+    throw unsupportedConfig(`${what} needs controller '${r.alias}' on a hot-pluggable slot, which pcie.0 (bus 0) has none of: leave its address to mpvirt, which puts it behind a pcie-to-pci-bridge as libvirt does`);
+  }
+}
+
 /** Build the launch plan. Throws MpvirtError for anything that cannot be launched. */
 export function buildLaunchPlan(def: DomainDef, caps: QemuCaps, paths: LaunchPaths): LaunchPlan {
   const processes = def.metadata?.remote?.processes ?? [];
@@ -213,9 +229,7 @@ export function buildLaunchPlan(def: DomainDef, caps: QemuCaps, paths: LaunchPat
       listeners: r.fds.listeners,
     };
   });
-  if (remotes.some((r) => r.onCrash === 'restart')) {
-    throw new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', "on-crash action 'restart' is not supported yet");
-  }
+  for (const r of remotes) if (r.onCrash === 'restart') assertRestartable(def, machineOf(def, caps).q35, r);
   const qmpPath = checkSocketPath(`${paths.runDir}/monitor.qmp`);
   // fds 3.. are the links to the remotes; what the daemon opens for the main QEMU follows
   const fds = new ChildFds(3 + remotes.length);

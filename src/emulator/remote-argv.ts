@@ -58,7 +58,10 @@ export function remoteArgs(def: DomainDef, proc: RemoteProcessDef, caps: QemuCap
     argv.push('-sandbox', SANDBOX_ARG);
   }
   argv.push('-device', jsonArg({ driver: 'lsi53c895a', id: alias }));
-  for (const disk of disks) argv.push(...diskArgs(def, disk, diskNumbers.get(disk)!, false, fds).argv);
+    // a restarted remote's proxy is unplugged first: with a write cache the guest's removal would wait
+  // on a cache flush the dead remote never answers (replug.md §6)
+  const writeCacheOff = proc.onCrash === 'restart';
+  for (const disk of disks) argv.push(...diskArgs(def, disk, diskNumbers.get(disk)!, false, fds, { writeCacheOff }).argv);
   argv.push(
     '-object',
     jsonArg({ 'qom-type': 'x-remote-object', id: `mpvirt-robj-${proc.rid}`, devid: alias, fd: String(REMOTE_LINK_FD) }),

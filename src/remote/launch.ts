@@ -11,7 +11,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { MpvirtError } from '../errors.js';
-import type { LaunchPlan } from '../emulator/launch-plan.js';
+import type { LaunchPlan, RemotePlan } from '../emulator/launch-plan.js';
 import { spawnQemu, type SpawnedQemu, type SpawnQemuOptions } from '../emulator/process.js';
 import { QmpClient } from '../emulator/qmp.js';
 import { closeFd, dupFd, socketpair } from '../emulator/unixfd.js';
@@ -104,75 +104,102 @@ async function connectMonitor(proc: SpawnedQemu, path: string, timeoutMs: number
   }
 }
 
+/** A remote that runs and answers on its monitor, with the main QEMU's end of its link still to hand over. */
+export interface LaunchedRemote extends LaunchedProcess {
+  rid: string;
+  linkCopy: number;
+  /**
+   * the main QEMU's end of the link: launchRemote's caller passes it on (QMP getfd) and closes it;
+   * launchPlan hands it to the main QEMU's argv and has closed it when it returns
+   */
+  mainEnd: number;
+}
+
+/**
+ * Spawn one remote process of a plan and wait for its monitor: at start, and for the process that
+ * replaces a dead one (on-crash restart). When it fails, everything it made is gone again.
+ */
+export async function launchRemote(r: RemotePlan, opts: LaunchOptions): Promise<LaunchedRemote> {
+  const timeoutMs = opts.monitorTimeoutMs ?? 10_000;
+  const [remoteEnd, mainEnd] = socketpair();
+  // kept unread while the remote lives: answers the proxy in its place once it died
+  const linkCopy = dupFd(remoteEnd);
+  let proc: SpawnedQemu | undefined;
+  let afterStart: () => void = () => {};
+  try {
+    let own: OpenedFds | undefined;
+    try {
+      own = openPlannedFds(r.files, r.listeners);
+      const t = spawnTarget(opts, r.rid, r.binary, r.argv);
+      afterStart = t.afterStart;
+      proc = spawnQemu({ ...t.target, fdMap: [{ childFd: r.linkFd, source: remoteEnd }, ...own.entries], logFile: opts.logFile });
+      opts.onSpawn?.(r.rid, proc.spawnedPid);
+    } finally {
+      closeFd(remoteEnd); // the child has its own copy now
+      own?.close();
+    }
+    const qmp = await connectMonitor(proc, r.qmpPath, timeoutMs);
+    if (proc.findForkedChild()) opts.onSpawn?.(r.rid, proc.pid);
+    afterStart();
+    return { rid: r.rid, proc, qmp, linkCopy, mainEnd };
+  } catch (e) {
+    closeFd(linkCopy);
+    closeFd(mainEnd);
+    try {
+      afterStart();
+    } catch {
+      // the process is being torn down anyway; the next start of this domain detaches again
+    }
+    await proc?.terminate({ graceMs: 1000 }).catch(() => {});
+    throw e;
+  }
+}
+
 export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchOptions): Promise<Launched> {
   const timeoutMs = opts.monitorTimeoutMs ?? 10_000;
-  const started: LaunchedProcess[] = [];
-  const spawned: SpawnedQemu[] = [];
-  const mainEnds: number[] = [];
-  const cleanups: Array<() => void> = [];
-  const linkCopies: number[] = [];
+  const started: LaunchedRemote[] = [];
+  /** remotes whose main-side link end went to the main QEMU (and is closed here) */
+  const handedOver: LaunchedRemote[] = [];
+  let main: SpawnedQemu | undefined;
+  let mainAfterStart: () => void = () => {};
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  const common = { logFile: opts.logFile };
   try {
-    for (const r of plan.remotes) {
-      const [remoteEnd, mainEnd] = socketpair();
-      mainEnds.push(mainEnd);
-      // kept unread while the remote lives: answers the proxy in its place once it died
-      const linkCopy = dupFd(remoteEnd);
-      linkCopies.push(linkCopy);
-      let proc: SpawnedQemu;
-      let own: OpenedFds | undefined;
-      let afterStart: () => void = () => {};
-      try {
-        own = openPlannedFds(r.files, r.listeners);
-        const t = spawnTarget(opts, r.rid, r.binary, r.argv);
-        afterStart = t.afterStart;
-        cleanups.push(afterStart);
-        proc = spawnQemu({ ...t.target, fdMap: [{ childFd: r.linkFd, source: remoteEnd }, ...own.entries], ...common });
-        opts.onSpawn?.(r.rid, proc.spawnedPid);
-      } finally {
-        closeFd(remoteEnd); // the child has its own copies now
-        own?.close();
-      }
-      spawned.push(proc);
-      const qmp = await connectMonitor(proc, r.qmpPath, timeoutMs);
-      started.push({ rid: r.rid, proc, qmp, linkCopy });
-      if (proc.findForkedChild()) opts.onSpawn?.(r.rid, proc.pid);
-      afterStart();
-    }
-    const fdMap = plan.remotes.map((r, i) => ({ childFd: r.mainLinkFd, source: mainEnds[i]! }));
-    let main: SpawnedQemu;
+    for (const r of plan.remotes) started.push(await launchRemote(r, opts));
+    const fdMap = plan.remotes.map((r, i) => ({ childFd: r.mainLinkFd, source: started[i]!.mainEnd }));
     let own: OpenedFds | undefined;
-    let afterStart: () => void = () => {};
     try {
       own = openPlannedFds(plan.main.files, plan.main.listeners);
       const t = spawnTarget(opts, undefined, plan.main.binary, plan.main.argv);
-      afterStart = t.afterStart;
-      cleanups.push(afterStart);
-      main = spawnQemu({ ...t.target, fdMap: [...fdMap, ...own.entries], ...common });
+      mainAfterStart = t.afterStart;
+      main = spawnQemu({ ...t.target, fdMap: [...fdMap, ...own.entries], logFile: opts.logFile });
       opts.onSpawn?.(undefined, main.spawnedPid);
     } finally {
-      for (const fd of mainEnds.splice(0)) closeFd(fd);
+      // the main QEMU has its own copies now (or failed to start)
+      for (const s of started.splice(0)) {
+        closeFd(s.mainEnd);
+        handedOver.push(s);
+      }
       own?.close();
     }
-    spawned.push(main);
     const qmp = await connectMonitor(main, plan.main.qmpPath, timeoutMs);
     if (main.findForkedChild()) opts.onSpawn?.(undefined, main.pid);
-    afterStart();
-    return { main: { proc: main, qmp }, remotes: started };
+    mainAfterStart();
+    return { main: { proc: main, qmp }, remotes: handedOver };
   } catch (e) {
-    for (const fd of linkCopies) closeFd(fd);
-    for (const c of cleanups) {
-      try {
-        c();
-      } catch {
-        // the process is being torn down anyway; the next start of this domain detaches again
-      }
+    try {
+      mainAfterStart();
+    } catch {
+      // as in launchRemote
     }
-    for (const fd of mainEnds) closeFd(fd);
-    for (const s of started) s.qmp.close();
+    for (const s of started) closeFd(s.mainEnd);
+    const all = [...handedOver, ...started];
+    for (const s of all) {
+      closeFd(s.linkCopy);
+      s.qmp.close();
+    }
     // main first, then remotes: the order every stop path uses
-    for (const p of spawned.reverse()) await p.terminate({ graceMs: 1000 }).catch(() => {});
+    await main?.terminate({ graceMs: 1000 }).catch(() => {});
+    for (const s of all.reverse()) await s.proc.terminate({ graceMs: 1000 }).catch(() => {});
     throw e;
   }
 }

@@ -6,6 +6,15 @@
  * place: every config-space and BAR access and a device reset gets `RET 0`, memory sync and irqfd
  * messages are taken silently — until the proxy device is unplugged (EOF) or the domain stops.
  *
+ * A request in flight when the remote died — read by the remote, never answered — would leave a
+ * vCPU of the main QEMU waiting for its reply forever (the guest then never lets the device go).
+ * So activation first sends one unsolicited `RET 0`. It cannot tell whether such a request
+ * exists, and need not: if none does, the next request reads that RET as its answer and every
+ * later one the answer to the one before — all `RET 0`, so nothing differs. The request's own
+ * effect is lost, as on a real HBA that failed: a read gives 0, a write is dropped, and a SCSI
+ * command the device had taken is never completed (the guest's SCSI layer times it out, or fails
+ * it when the device is removed).
+ *
  * mpqemu's message (QEMU hw/remote/mpqemu-link.h): a 16-byte header, little-endian
  * `{ int32 cmd; int32 pad; uint64 size }`, then `size` bytes of payload; its reply `RET` is
  * cmd 1 with an 8-byte payload.
@@ -57,6 +66,8 @@ export class RemoteStandIn {
     const sock = new net.Socket({ fd: this.#fd, readable: true, writable: true });
     this.#fd = -1; // the socket owns it now
     this.#sock = sock;
+    // the answer to a request the dead remote may have taken (see above)
+    sock.write(retMessage());
     let buf: Buffer = Buffer.alloc(0);
     sock.on('data', (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;

@@ -19,8 +19,10 @@
  *   running    → stopping (expectExit) | crashed (died) | hung (heartbeat deadline missed)
  *   hung       → running (answers again) | crashed (died or killed) | stopping (expectExit)
  *   stopping   → exited (ANY death after expectExit, even by a signal: it was expected)
- *   exited, crashed → restarting (a future restart policy)
+ *   exited, crashed → restarting (the driver restarts it: restarting())
  *   restarting → running | crashed | stopping
+ * A supervisor watches one process: the replacement of a dead remote gets its own, created in
+ * 'restarting' (initialState), whose begin() is the public 'restarted'.
  * There is deliberately no running → exited nor hung → exited: the driver's expectExit() always
  * passes through 'stopping'. A remote exits by itself only when its main QEMU is gone or it
  * died, so an unexpected exit is 'crashed' even with status 0.
@@ -61,6 +63,8 @@ export interface RemoteSupervisorOptions {
   heartbeatIntervalMs?: number;
   /** query-status must answer within this; default 3000 */
   hangDeadlineMs?: number;
+  /** 'restarting': this process replaces a dead one (on-crash restart); begin() then reports 'restarted' */
+  initialState?: 'starting' | 'restarting';
 }
 
 export const REMOTE_TRANSITIONS: Readonly<Record<RemoteState, readonly RemoteState[]>> = {
@@ -122,6 +126,7 @@ export class RemoteSupervisor extends EventEmitter<{ transition: [RemoteTransiti
     this.#qmp = opts.qmp;
     this.#intervalMs = opts.heartbeatIntervalMs ?? 1000;
     this.#deadlineMs = opts.hangDeadlineMs ?? 3000;
+    if (opts.initialState === 'restarting') this.#state = 'restarting';
   }
 
   get state(): RemoteState {
@@ -129,12 +134,12 @@ export class RemoteSupervisor extends EventEmitter<{ transition: [RemoteTransiti
   }
 
   /**
-   * starting → running; begins watching (exit, QMP EOF, heartbeat). A remote already gone →
+   * starting (or restarting) → running; begins watching (exit, QMP EOF, heartbeat). A remote already gone →
    * crashed. After an early expectExit() ('stopping') it only watches for the exit. A monitor
    * that is already closed gives no heartbeat; the process watch still reports the exit.
    */
   begin(): void {
-    if (this.#disposed || this.#watching || (this.#state !== 'starting' && this.#state !== 'stopping')) {
+    if (this.#disposed || this.#watching || (this.#state !== 'starting' && this.#state !== 'stopping' && this.#state !== 'restarting')) {
       throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `remote process '${this.rid}': begin() in state '${this.#state}'`, { domain: 'QEMU' });
     }
     this.#watching = true;
@@ -144,6 +149,11 @@ export class RemoteSupervisor extends EventEmitter<{ transition: [RemoteTransiti
     if (this.#state === 'stopping') return;
     this.#transition('running', 'supervision began');
     if (!this.#qmp.closed) this.#startHeartbeat();
+  }
+
+  /** crashed (or exited) → restarting: the driver replaces this dead process by a new one. */
+  restarting(reason: string): void {
+    this.#transition('restarting', reason);
   }
 
   /** The driver is stopping the domain: any later exit is 'exited', not 'crashed'. */

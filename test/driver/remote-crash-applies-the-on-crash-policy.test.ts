@@ -1,8 +1,10 @@
 // A remote process that dies or hangs is noticed at once and the domain's
 // on-crash policy applies: destroy → MPVIRT_REMOTE crashed, then Stopped Failed
 // and nothing left; preserve → the domain keeps running and the main QEMU's
-// error flood stays within its log cap.
-import { readFileSync, statSync } from 'node:fs';
+// error flood stays within its log cap; restart → a remote that dies at start every time is
+// restarted at most restartLimit times, then the domain is destroyed, and the events say so.
+// (Restart with a guest that re-plugs: test/rpc/virsh-sees-a-killed-remote-restarted-….)
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Harness, pidAlive, waitFor } from './harness.js';
@@ -60,6 +62,40 @@ describe('on-crash policy', () => {
     expect(h.events.filter((e) => e.includes('Stopped'))).toEqual([]);
     await driver.destroy(obj);
     expect(h.events.at(-1)).toBe('keep1: Stopped Destroyed');
+  });
+
+  it('restart storm: a remote that dies at start every time is restarted restartLimit times, then the domain is destroyed', async () => {
+    h = new Harness();
+    // run as the daemon's user: the flaky emulator below lives outside a jail's root
+    const driver = await h.driver({ jailIds: null, cgroups: false, tuning: { restartLimit: 3, restartBackoffMs: 20 } });
+    const flag = `${h.dir}/fail-now`;
+    const flaky = `${h.dir}/flaky-qemu`;
+    writeFileSync(flaky, `#!/bin/sh\nif [ -e '${flag}' ]; then echo 'flaky-qemu: failing at start on purpose' >&2; exit 1; fi\nexec /usr/bin/qemu-system-x86_64 "$@"\n`);
+    chmodSync(flaky, 0o755);
+    const xml = h
+      .xml('storm1', { onCrash: 'restart' })
+      .replace('</os>', '</os><features><acpi/></features>')
+      .replace("<mpq:on-crash action='restart'/>", `<mpq:emulator>${flaky}</mpq:emulator><mpq:on-crash action='restart'/>`);
+    const obj = await driver.defineXML(xml);
+    await driver.start(obj);
+    const pids = h.track(obj);
+    writeFileSync(flag, '');
+    process.kill(pids.remotes[0]!, 'SIGKILL');
+    expect(await waitFor(() => h.events.includes('storm1: Stopped Failed'), 15_000)).toBe(true);
+    const remote = h.monitorEvents.filter((e) => e.event === 'MPVIRT_REMOTE').map((e) => JSON.parse(e.details ?? '{}') as { state: string; pid: number; action?: string; reason?: string });
+    expect(remote.map((e) => e.state)).toEqual(['started', 'crashed', 'restarting', 'crashed', 'restarting', 'crashed', 'restarting', 'crashed']);
+    expect(remote.filter((e) => e.state === 'crashed').map((e) => e.action)).toEqual(['restart', 'restart', 'restart', 'destroy']);
+    expect(remote.at(-1)!.reason).toBe('restarted 3 times within 60 s (limit 3): on-crash restart falls back to destroy');
+    // each failed start was a real process of its own
+    const failed = remote.slice(2).filter((e) => e.state === 'crashed').map((e) => e.pid);
+    expect(new Set(failed).size).toBe(3);
+    expect(failed.every((p) => p > 0 && p !== pids.remotes[0])).toBe(true);
+    expect(h.stateOf(obj)).toBe('shut off (crashed)');
+    const log = readFileSync(join(h.logDir, 'storm1.log'), 'utf8');
+    expect(log).toContain('flaky-qemu: failing at start on purpose');
+    expect(log).toContain('remote 8: restarted 3 times within 60 s (limit 3): on-crash restart falls back to destroy; destroying the domain');
+    expect(await waitFor(() => !pidAlive(pids.main), 5000)).toBe(true);
+    expect(() => statSync(join(h.stateDir, 'storm1'))).toThrow();
   });
 
   it('a SIGSTOPped remote is reported hung and handled like a crash, while the driver keeps answering', async () => {

@@ -86,8 +86,16 @@ describe('definitions', () => {
     await expect(
       driver.defineXML(h.xml('hostdev', { uuid: '33333333-0000-0000-0000-000000000005' }).replace('</devices>', "<hostdev mode='subsystem' type='pci'/></devices>")),
     ).rejects.toThrow("unsupported configuration: device <hostdev type='pci'> is not supported: it passes a host device through, which mpvirt does not do (/domain/devices/hostdev)");
-    await expect(driver.defineXML(h.xml('restart', { onCrash: 'restart', uuid: '33333333-0000-0000-0000-000000000006' }))).rejects.toThrow(
-      "unsupported configuration: on-crash action 'restart' is not supported yet",
+    // on-crash restart re-plugs the proxy through the guest's ACPI hot-plug, on a slot that has it
+    const restart = h.xml('restart', { onCrash: 'restart', uuid: '33333333-0000-0000-0000-000000000006' });
+    await expect(driver.defineXML(restart)).rejects.toThrow(
+      "unsupported configuration: on-crash action 'restart' of remote process '8' needs <features><acpi/></features>: the guest releases the device of a dead remote through ACPI hot-plug",
+    );
+    const onPcie0 = restart
+      .replace('</os>', '</os><features><acpi/></features>')
+      .replace("<alias name='ua-lsi0'/></controller>", "<alias name='ua-lsi0'/><address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></controller>");
+    await expect(driver.defineXML(onPcie0)).rejects.toThrow(
+      "unsupported configuration: on-crash action 'restart' of remote process '8' needs controller 'ua-lsi0' on a hot-pluggable slot, which pcie.0 (bus 0) has none of: leave its address to mpvirt, which puts it behind a pcie-to-pci-bridge as libvirt does",
     );
     expect(existsSync(join(h.configDir, 'hostdev.xml'))).toBe(false);
     expect(() => driver.lookupByName('restart')).toThrow(/Domain not found/);

@@ -31,12 +31,35 @@ describe('the stand-in of a dead remote', () => {
     proxy.write(all.subarray(50));
     await new Promise((r) => setTimeout(r, 100));
     const got = Buffer.concat(replies);
-    expect(got.length).toBe(4 * 24); // CFGREAD (queued before), BAR_READ, BAR_WRITE, DEVICE_RESET
+    // the unsolicited one, then CFGREAD (queued before), BAR_READ, BAR_WRITE, DEVICE_RESET
+    expect(got.length).toBe(5 * 24);
     expect(got.subarray(0, 24)).toEqual(retMessage());
     expect(Object.fromEntries(standIn.stats.seen)).toEqual({ 0: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1 });
     proxy.end();
     await standIn.ended;
     expect(standIn.active).toBe(false);
+    proxy.destroy();
+  });
+
+  it('activation answers a request the remote took but never answered, so the waiting proxy goes on', async () => {
+    const [remoteEnd, proxyEnd] = socketpair();
+    const standIn = new RemoteStandIn(dupFd(remoteEnd));
+    const proxy = new net.Socket({ fd: proxyEnd, readable: true, writable: true });
+    const replies: Buffer[] = [];
+    proxy.on('data', (b: Buffer) => replies.push(b));
+    // the "remote" reads the proxy's BAR read, then dies before it replies
+    const remote = new net.Socket({ fd: remoteEnd, readable: true, writable: true });
+    const taken = new Promise<Buffer>((r) => remote.once('data', r));
+    proxy.write(msg(MpqemuCmd.BAR_READ));
+    expect((await taken).readInt32LE(0)).toBe(MpqemuCmd.BAR_READ);
+    remote.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(replies).toEqual([]);
+    standIn.activate();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(Buffer.concat(replies)).toEqual(retMessage());
+    expect(standIn.stats.seen.size).toBe(0);
+    standIn.close();
     proxy.destroy();
   });
 

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Harness } from '../driver/harness.js';
-import type { QemuDriver } from '../../src/driver/driver.js';
+import type { DriverOptions, QemuDriver } from '../../src/driver/driver.js';
 import type { Logger } from '../../src/driver/core.js';
 import { startRpcServer, type RpcServer, type RpcServerOptions } from '../../src/rpc/server.js';
 import {
@@ -49,8 +49,8 @@ export class RpcHarness {
     this.socketRo = join(this.h.dir, 'sock-ro');
   }
 
-  async start(opts: Partial<RpcServerOptions> = {}): Promise<this> {
-    this.driver = await this.h.driver();
+  async start(opts: Partial<RpcServerOptions> = {}, driverOpts: Partial<DriverOptions> = {}): Promise<this> {
+    this.driver = await this.h.driver(driverOpts);
     this.server = await startRpcServer({ driver: this.driver, socketPath: this.socket, socketRoPath: this.socketRo, log: this.log, ...opts });
     return this;
   }
@@ -78,10 +78,13 @@ export class RpcHarness {
     return { code, stdout, stderr };
   }
 
-  /** A virsh that runs in the background (e.g. `event --loop --timeout N`) until it exits. */
-  background(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  /**
+   * A virsh that runs in the background (e.g. `event --loop --timeout N`) until it exits, or until
+   * `stop` aborts: then it gets SIGINT, which ends virsh's event loop as Ctrl-C does.
+   */
+  background(args: string[], stop?: AbortSignal): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile(VIRSH, ['-c', this.uri(), ...args], { env: { PATH: '/usr/bin:/bin', HOME: this.h.dir, LC_ALL: 'C' } }, (err, stdout, stderr) =>
+      execFile(VIRSH, ['-c', this.uri(), ...args], { env: { PATH: '/usr/bin:/bin', HOME: this.h.dir, LC_ALL: 'C' }, ...(stop ? { signal: stop, killSignal: 'SIGINT' as const } : {}) }, (err, stdout, stderr) =>
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
     });
   }

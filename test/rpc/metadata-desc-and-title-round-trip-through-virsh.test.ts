@@ -143,7 +143,7 @@ describe('virsh metadata', () => {
     ));
     expect(await set('<remote><bogus/></remote>')).toEqual(fail('error: XML error: unknown element <mpq:bogus> in <mpq:remote>\n'));
     expect(await set('<remote><process rid="8"><device alias="ua-lsi0"/><on-crash action="restart"/></process></remote>')).toEqual(fail(
-      "error: unsupported configuration: on-crash action 'restart' is not supported yet\n",
+      "error: unsupported configuration: on-crash action 'restart' of remote process '8' needs <features><acpi/></features>: the guest releases the device of a dead remote through ACPI hot-plug\n",
     ));
     expect(await run('metadata', 'md1', MPQ, '--key', 'mpq', '--set', '<process rid="8"/>')).toEqual(fail(
       'error: XML error: unknown element <mpq:process> in the mpvirt namespace\n',

@@ -60,7 +60,7 @@ describe('events seen by virsh', () => {
     process.kill(pids.remotes[0]!, 'SIGKILL');
     const [m, l] = await Promise.all([mon, life]);
     const crashed = m.stdout.split('\n').find((x) => x.includes('"state":"crashed"'));
-    expect(crashed).toMatch(new RegExp(`^event MPVIRT_REMOTE at \\d+\\.\\d{6} for domain 'sq2': \\{"rid":"8","alias":"ua-lsi0","state":"crashed","pid":${pids.remotes[0]},"status":137\\}$`));
+    expect(crashed).toMatch(new RegExp(`^event MPVIRT_REMOTE at \\d+\\.\\d{6} for domain 'sq2': \\{"rid":"8","alias":"ua-lsi0","state":"crashed","pid":${pids.remotes[0]},"status":137,"action":"destroy"\\}$`));
     expect(l.stdout).toContain("event 'lifecycle' for domain 'sq2': Stopped Failed");
     expect((await r.virsh(['domstate', '--reason', 'sq2'])).stdout).toBe('shut off (crashed)\n\n');
   });
