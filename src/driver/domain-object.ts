@@ -34,8 +34,6 @@ export interface RemoteRuntime {
   restarts: number;
   /** performance.now() of each restart, for the limit per time window */
   restartTimes: number[];
-  /** its proxy device is out of the main QEMU (unplugged for a restart, not yet plugged again) */
-  unplugged?: boolean;
   /** a replacement waits for the guest to release the old device: this ends the wait and kills it */
   pendingReplacement?: () => void;
 }

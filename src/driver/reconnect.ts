@@ -7,7 +7,7 @@
 import { parseDomainXml } from '../domainxml/index.js';
 import { QmpClient } from '../emulator/qmp.js';
 import { AdoptedHandle, sameProcess } from '../remote/handle.js';
-import { RemoteSupervisor } from '../remote/supervisor.js';
+import { superviseRemote } from './remote-supervision.js';
 import type { DriverCore } from './core.js';
 import { displayPortsOf } from './display-ports.js';
 import { DomainObject, type DomainRuntime, type RemoteRuntime } from './domain-object.js';
@@ -104,15 +104,7 @@ async function reattach(core: DriverCore, rec: StatusRecord): Promise<void> {
       ...(r.jail ? { jail: r.jail.split(',') } : {}),
       restarts: r.restarts ?? 0,
       restartTimes: [],
-      supervisor: new RemoteSupervisor({
-        rid: r.rid,
-        alias: r.alias,
-        pid: r.pid,
-        ...(startTime !== undefined ? { startTime } : {}),
-        qmp,
-        heartbeatIntervalMs: core.tuning.heartbeatMs,
-        hangDeadlineMs: core.tuning.hangDeadlineMs,
-      }),
+      supervisor: superviseRemote(core, { rid: r.rid, alias: r.alias, pid: r.pid, ...(startTime !== undefined ? { startTime } : {}), qmp }),
     });
   }
   const rt: DomainRuntime = {

@@ -28,7 +28,8 @@ import { MpvirtError } from '../errors.js';
 import { ChildHandle } from '../remote/handle.js';
 import { launchRemote, type LaunchedRemote } from '../remote/launch.js';
 import { RemoteStandIn } from '../remote/stand-in.js';
-import { MPVIRT_REMOTE_EVENT, RemoteSupervisor, type RemoteEventData } from '../remote/supervisor.js';
+import { MPVIRT_REMOTE_EVENT, type RemoteEventData } from '../remote/supervisor.js';
+import { superviseRemote } from './remote-supervision.js';
 import type { DriverCore } from './core.js';
 import { cgroupLeaf, domainCgroup } from './domain-cgroup.js';
 import { domainLogFile, logLine } from './domain-log.js';
@@ -140,19 +141,16 @@ export async function restartRemote(core: DriverCore, obj: DomainObject, r: Remo
   r.supervisor.restarting('on-crash restart');
   logLine(core, obj.name, `remote ${r.rid} (pid ${oldPid}) died; on-crash restart ${r.restarts + 1}: unplugging ${r.alias} and starting a new remote`);
   // the unplug runs while the new remote starts: the guest's ACPI eject takes about 0.1 s
-  let released: Promise<boolean> = Promise.resolve(true);
-  if (!r.unplugged) {
-    const deleted = deviceDeleted(rt.main.qmp, r.alias, core.tuning.unplugTimeoutMs, signal);
-    released = rt.main.qmp.execute('device_del', { id: r.alias }).then(
-      () => deleted.done,
-      (e: unknown) => {
-        deleted.cancel();
-        throw e;
-      },
-    );
-    // observed by the awaits below; an early failure must not be an unhandled rejection meanwhile
-    released.catch(() => {});
-  }
+  const deleted = deviceDeleted(rt.main.qmp, r.alias, core.tuning.unplugTimeoutMs, signal);
+  const released = rt.main.qmp.execute('device_del', { id: r.alias }).then(
+    () => deleted.done,
+    (e: unknown) => {
+      deleted.cancel();
+      throw e;
+    },
+  );
+  // observed by the awaits below; an early failure must not be an unhandled rejection meanwhile
+  released.catch(() => {});
   let launched: LaunchedRemote | undefined;
   let proxy: Record<string, unknown> = {};
   while (launched === undefined) {
@@ -190,7 +188,6 @@ export async function restartRemote(core: DriverCore, obj: DomainObject, r: Remo
 
 /** The deferred end of a restart: a job of its own when the guest finally releases the device. */
 function awaitRelease(core: DriverCore, obj: DomainObject, rt: DomainRuntime, r: RemoteRuntime, launched: LaunchedRemote, proxy: Record<string, unknown>, watch: WatchRemote): void {
-  r.unplugged = true; // device_del was sent; a later restart does not send it again
   const onEvent = (ev: QmpEvent): void => {
     if (ev.event !== 'DEVICE_DELETED' || (ev.data as { device?: string }).device !== r.alias) return;
     stopWaiting();
@@ -218,7 +215,6 @@ function awaitRelease(core: DriverCore, obj: DomainObject, rt: DomainRuntime, r:
 
 /** getfd + device_add of the proxy for the new remote, then its supervision. */
 async function plug(core: DriverCore, obj: DomainObject, rt: DomainRuntime, r: RemoteRuntime, l: LaunchedRemote, proxy: Record<string, unknown>, watch: WatchRemote): Promise<void> {
-  r.unplugged = true;
   // the old device is gone: the stand-in's work is done, and the old process's resources go
   r.standIn?.close();
   r.supervisor.dispose();
@@ -242,23 +238,12 @@ async function plug(core: DriverCore, obj: DomainObject, rt: DomainRuntime, r: R
     await l.proc.terminate({ graceMs: 1000 }).catch(() => {});
     return giveUp(core, obj, r, `device_add of ${r.alias} failed: ${(e as Error).message}`);
   }
-  r.unplugged = false;
   r.handle = new ChildHandle(l.proc);
   void r.handle.exited.then(() => rt.logCap?.enforce());
   r.qmp = l.qmp;
   r.standIn = new RemoteStandIn(l.linkCopy);
   r.restarts++;
-  r.supervisor = new RemoteSupervisor({
-    rid: r.rid,
-    alias: r.alias,
-    pid: l.proc.pid,
-    ...(l.proc.startTime !== undefined ? { startTime: l.proc.startTime } : {}),
-    proc: l.proc,
-    qmp: l.qmp,
-    heartbeatIntervalMs: core.tuning.heartbeatMs,
-    hangDeadlineMs: core.tuning.hangDeadlineMs,
-    initialState: 'restarting',
-  });
+  r.supervisor = superviseRemote(core, { rid: r.rid, alias: r.alias, pid: l.proc.pid, proc: l.proc, qmp: l.qmp, initialState: 'restarting' });
   core.events.emit('device-added', { dom: obj.ref(), alias: r.alias });
   logLine(core, obj.name, `remote ${r.rid} restarted (pid ${l.proc.pid}), ${r.alias} plugged again; restarts: ${r.restarts}`);
   watch(r); // begin(): MPVIRT_REMOTE restarted (or crashed, if it died meanwhile)

@@ -19,7 +19,7 @@ import { assertMultiprocess } from '../emulator/caps-probe.js';
 import { shellQuote } from '../emulator/native.js';
 import { ChildHandle } from '../remote/handle.js';
 import { launchPlan } from '../remote/launch.js';
-import { RemoteSupervisor } from '../remote/supervisor.js';
+import { superviseRemote } from './remote-supervision.js';
 import type { DriverCore } from './core.js';
 import type { DomainObject, DomainRuntime } from './domain-object.js';
 import { Detail, LifecycleEvent } from './events.js';
@@ -118,16 +118,7 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
         ...(l.linkCopy !== undefined ? { standIn: new RemoteStandIn(l.linkCopy) } : {}),
         restarts: 0,
         restartTimes: [],
-        supervisor: new RemoteSupervisor({
-          rid: p.rid,
-          alias: p.alias,
-          pid: l.proc.pid,
-          ...(l.proc.startTime !== undefined ? { startTime: l.proc.startTime } : {}),
-          proc: l.proc,
-          qmp: l.qmp,
-          heartbeatIntervalMs: core.tuning.heartbeatMs,
-          hangDeadlineMs: core.tuning.hangDeadlineMs,
-        }),
+        supervisor: superviseRemote(core, { rid: p.rid, alias: p.alias, pid: l.proc.pid, proc: l.proc, qmp: l.qmp }),
       };
     }),
     stopping: false,

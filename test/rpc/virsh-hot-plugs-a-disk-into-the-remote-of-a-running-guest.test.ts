@@ -7,8 +7,8 @@ import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'nod
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MPQ, waitFor } from '../driver/harness.js';
-import { guestImage } from '../driver/guest-image.js';
+import { waitFor } from '../driver/harness.js';
+import { guestImage, remoteGuestXml } from '../driver/guest-image.js';
 import { RpcHarness } from './harness.js';
 
 const r = new RpcHarness();
@@ -30,20 +30,7 @@ describe('disk hot-plug into a remote process, through virsh', () => {
     }
     const serial = join(r.h.dir, 'hp-serial.log');
     const domXml = join(r.h.dir, 'hp1.xml');
-    writeFileSync(domXml, `<domain type='qemu'>
-  <name>hp1</name>
-  <memory unit='MiB'>256</memory>
-  <os><type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>${guest.kernel}</kernel><initrd>${guest.initrd}</initrd>
-    <cmdline>${guest.cmdlineBase} e2e.mode=hotplug e2e.hold=1 e2e.timeout=90</cmdline></os>
-  <features><acpi/></features>
-  <metadata><mpq:remote xmlns:mpq='${MPQ}'><mpq:process rid='scsi0'><mpq:device alias='ua-scsi0'/></mpq:process></mpq:remote></metadata>
-  <devices>
-    <controller type='scsi' index='0' model='lsilogic'><alias name='ua-scsi0'/></controller>
-    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk1}'/><target dev='sda' bus='scsi'/></disk>
-    <serial type='file'><source path='${serial}'/><target port='0'/></serial>
-  </devices>
-</domain>`);
+    writeFileSync(domXml, remoteGuestXml(guest, { name: 'hp1', params: 'e2e.mode=hotplug e2e.hold=1 e2e.timeout=90', disk: disk1, serial }));
     const diskXml = join(r.h.dir, 'hp-sdb.xml');
     writeFileSync(diskXml, `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk2}'/><target dev='sdb' bus='scsi'/></disk>\n`);
     expect((await r.virsh(['define', domXml])).code).toBe(0);
