@@ -114,13 +114,14 @@ log_limit_bytes = 65536
   it('accepts an empty list, libvirt numeric log levels, and an empty file', () => {
     expect(parseDaemonConfig('auto_isolate = []\nlog_level = 3\n')).toEqual({ autoIsolate: [], logLevel: 'warn' });
     expect(parseDaemonConfig('# nothing\n\n')).toEqual({});
+    expect(parseDaemonConfig('auto_isolate_on_crash = "restart"\n')).toEqual({ autoIsolateOnCrash: 'restart' });
   });
 
   const refused: Array<[string, string, string, number]> = [
     ['unknown key', 'log_level = "info"\n\nlisten_tcp = 1\n', "unsupported configuration: f.conf:3: unknown setting 'listen_tcp'", 3],
     ['wrong type', 'remote_heartbeat_ms = "fast"\n', "unsupported configuration: f.conf:1: setting 'remote_heartbeat_ms' must be an integer >= 1", 1],
     ['negative number', '\njob_timeout_ms = -5\n', "unsupported configuration: f.conf:2: setting 'job_timeout_ms' must be an integer >= 0", 2],
-    ['bad on-crash action', 'auto_isolate_on_crash = "restart"\n', 'f.conf:1: setting \'auto_isolate_on_crash\' must be "destroy" or "preserve"', 1],
+    ['bad on-crash action', 'auto_isolate_on_crash = "reboot"\n', 'f.conf:1: setting \'auto_isolate_on_crash\' must be "destroy", "preserve" or "restart"', 1],
     ['list of non-strings', 'auto_isolate = ["a", 1]\n', "f.conf:1: setting 'auto_isolate' must be a list of strings", 1],
     ['bad log level', 'log_level = "loud"\n', "f.conf:1: setting 'log_level' must be one of", 1],
     ['missing =', '# c\nlog_level "info"\n', "configuration file syntax error: f.conf:2: expecting '=' after 'log_level'", 2],
