@@ -249,6 +249,14 @@ function parseRemote(el: XElement): RemoteDef {
   return { prefix: colon < 0 ? '' : el.name.slice(0, colon), ...opt('auto', auto), processes };
 }
 
+/**
+ * One `<mpq:process>` outside `<metadata>`: the placement a hot-plugged controller brings along
+ * (attach-device), which names no devices of its own — the controller is its device.
+ */
+export function parseRemoteProcess(el: XElement, path: string): RemoteProcessDef {
+  return parseProcess(new ElementReader(el, path));
+}
+
 function parseProcess(r: ElementReader): RemoteProcessDef {
   const rid = r.attr('rid');
   // live-only attributes (dumpxml of a running domain); dropped again at define

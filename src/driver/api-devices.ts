@@ -8,6 +8,8 @@ import { diskByPath, readBlockInfo, readBlockInfoLive, type BlockInfo } from './
 import type { DomainObject } from './domain-object.js';
 import { runJob } from './domain-job.js';
 import { attachDisk, detachDisk } from './disk-hotplug.js';
+import { attachController, detachController } from './controller-hotplug.js';
+import { parseXmlDocument } from '../domainxml/xmltree.js';
 import { monitorForDisk, updateDeviceFlags as updateMedia } from './media.js';
 
 /** virDomainUpdateDeviceFlags: a removable drive's medium, live and/or persistent. */
@@ -24,12 +26,17 @@ export async function blockInfo(obj: DomainObject, path: string): Promise<BlockI
   return readBlockInfoLive(monitorForDisk(obj, def, disk), disk, index);
 }
 
-/** virDomainAttachDeviceFlags: a disk, live (into the process serving its controller) and/or persistent. */
+/**
+ * virDomainAttachDeviceFlags: a disk, live (into the process serving its controller) and/or
+ * persistent; or a SCSI controller (a new remote process for it when it is isolated).
+ */
 export function attachDeviceFlags(core: DriverCore, obj: DomainObject, xml: string, flags: number): Promise<void> {
-  return runJob(core, obj, 'remoteDispatchDomainAttachDeviceFlags', () => attachDisk(core, obj, xml, flags));
+  const el = parseXmlDocument(xml);
+  return runJob(core, obj, 'remoteDispatchDomainAttachDeviceFlags', () => (el.name === 'controller' ? attachController(core, obj, el, flags) : attachDisk(core, obj, xml, flags)));
 }
 
-/** virDomainDetachDeviceFlags: a disk, live and/or persistent. */
+/** virDomainDetachDeviceFlags: a disk or a SCSI controller, live and/or persistent. */
 export function detachDeviceFlags(core: DriverCore, obj: DomainObject, xml: string, flags: number): Promise<void> {
-  return runJob(core, obj, 'remoteDispatchDomainDetachDeviceFlags', () => detachDisk(core, obj, xml, flags));
+  const el = parseXmlDocument(xml);
+  return runJob(core, obj, 'remoteDispatchDomainDetachDeviceFlags', () => (el.name === 'controller' ? detachController(core, obj, el, flags) : detachDisk(core, obj, xml, flags)));
 }

@@ -44,6 +44,11 @@ export class JailIds {
     for (const id of ids) this.held.set(id, owner);
   }
 
+  /** One id of `owner`'s back (a hot-unplugged remote's). */
+  releaseId(owner: string, id: number): void {
+    if (this.held.get(id) === owner) this.held.delete(id);
+  }
+
   release(owner: string): void {
     for (const [id, o] of this.held) if (o === owner) this.held.delete(id);
   }

@@ -26,7 +26,7 @@ export function attachRuntime(core: DriverCore, obj: DomainObject): void {
 }
 
 /** Supervise a remote (at start, after a reconnect, and each replacement of a restart). */
-function watchRemote(core: DriverCore, obj: DomainObject, r: RemoteRuntime): void {
+export function watchRemote(core: DriverCore, obj: DomainObject, r: RemoteRuntime): void {
   const sup = r.supervisor;
   sup.on('transition', (t) => {
     if (r.supervisor === sup) onRemoteTransition(core, obj, r, t);

@@ -17,12 +17,12 @@ import { attr, makeElement } from '../xmltree.js';
 import { isQ35 } from './caps.js';
 import { addressOf, deviceName, pciAddress, pciOf, rawAttr, withAddress } from './devices.js';
 
-type Connect = 'pcie' | 'pci' | 'none';
+export type Connect = 'pcie' | 'pci' | 'none';
 
 const CONVENTIONAL_NICS = new Set(['e1000', 'rtl8139', 'ne2k_pci', 'pcnet']);
 
 /** How a device plugs in (a reduced qemuDomainDeviceCalculatePCIConnectFlags). */
-function connectOf(d: DeviceDef): Connect {
+export function connectOf(d: DeviceDef): Connect {
   switch (d.kind) {
     case 'interface': return d.model !== undefined && CONVENTIONAL_NICS.has(d.model) ? 'pci' : d.type === 'user' || d.model ? 'pcie' : 'none';
     case 'disk': return d.target.bus === 'virtio' ? 'pcie' : 'none';
