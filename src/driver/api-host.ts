@@ -5,7 +5,7 @@
 import { MpvirtError } from '../errors.js';
 import { buildLaunchPlan } from '../emulator/launch-plan.js';
 import { domainXmlFromSeedArgv } from '../emulator/native-import.js';
-import { renderNativeArgv } from '../emulator/native.js';
+import { planWithPaths, renderNativeArgv } from '../emulator/native.js';
 import { formatDomainXml } from '../domainxml/index.js';
 import { buildCapabilitiesXml, maxVcpusFor, readHost } from './capabilities.js';
 import type { DriverCore } from './core.js';
@@ -34,11 +34,11 @@ export async function getMaxVcpus(core: DriverCore, type: string | null): Promis
   return n;
 }
 
-/** `virsh domxml-to-native qemu-argv`. */
+/** `virsh domxml-to-native qemu-argv`: the command lines with paths where the daemon passes fds. */
 export async function domxmlToNative(core: DriverCore, xml: string): Promise<string> {
   const def = await prepareDefinition(core, xml, false);
   const caps = await core.caps.get(def.emulator ?? core.defaultEmulator);
-  return renderNativeArgv(buildLaunchPlan(def, caps, { runDir: `${core.dirs.stateDir}/${def.name}` }));
+  return renderNativeArgv(planWithPaths(buildLaunchPlan(def, caps, { runDir: `${core.dirs.stateDir}/${def.name}` })));
 }
 
 /** `virsh qemu-monitor-command`: the main QEMU, or a remote through the x-mpvirt-remote wrapper. */
