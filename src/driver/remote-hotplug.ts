@@ -8,7 +8,7 @@ import type { DomainDef } from '../domainxml/model.js';
 import type { RemotePlan } from '../emulator/launch-plan.js';
 import { closeFd } from '../emulator/unixfd.js';
 import { ChildHandle } from '../remote/handle.js';
-import { launchRemote } from '../remote/launch.js';
+import { launchRemote, type LaunchedRemote } from '../remote/launch.js';
 import { RemoteStandIn } from '../remote/stand-in.js';
 import type { DriverCore } from './core.js';
 import { cgroupLeaf, domainCgroup } from './domain-cgroup.js';
@@ -40,20 +40,9 @@ export async function startRemoteForHotplug(core: DriverCore, obj: DomainObject,
     if (id !== undefined) core.jail?.releaseId(obj.name, id);
     throw e;
   }
-  const fdname = `mpvirt-link-${plan.rid}`;
   try {
-    try {
-      await rt.main.qmp.execute('getfd', { fdname }, { fds: [launched.mainEnd] });
-    } finally {
-      closeFd(launched.mainEnd);
-      launched.mainEnd = -1;
-    }
-    await rt.main.qmp.execute('device_add', { ...proxy, fd: fdname });
+    await plugProxy(rt, launched, proxy);
   } catch (e) {
-    await rt.main.qmp.execute('closefd', { fdname }).catch(() => undefined);
-    closeFd(launched.linkCopy);
-    launched.qmp.close();
-    await launched.proc.terminate({ graceMs: 1000 }).catch(() => {});
     if (id !== undefined) core.jail?.releaseId(obj.name, id);
     throw e;
   }
@@ -75,6 +64,29 @@ export async function startRemoteForHotplug(core: DriverCore, obj: DomainObject,
   rt.remotes.push(r);
   watchRemote(core, obj, r); // MPVIRT_REMOTE running
   return r;
+}
+
+/**
+ * getfd of the launched remote's link + device_add of its proxy in the main QEMU (hot-plug and
+ * on-crash restart). On failure the fd is closed again and the launched remote is gone.
+ */
+export async function plugProxy(rt: DomainRuntime, l: LaunchedRemote, proxy: Record<string, unknown>): Promise<void> {
+  const fdname = `mpvirt-link-${l.rid}`;
+  try {
+    try {
+      await rt.main.qmp.execute('getfd', { fdname }, { fds: [l.mainEnd] });
+    } finally {
+      closeFd(l.mainEnd);
+      l.mainEnd = -1;
+    }
+    await rt.main.qmp.execute('device_add', { ...proxy, fd: fdname });
+  } catch (e) {
+    await rt.main.qmp.execute('closefd', { fdname }).catch(() => undefined);
+    closeFd(l.linkCopy);
+    l.qmp.close();
+    await l.proc.terminate({ graceMs: 1000 }).catch(() => {});
+    throw e;
+  }
 }
 
 /** The proxy is gone (DEVICE_DELETED): the remote exits by itself once its link closed; helped if not. */

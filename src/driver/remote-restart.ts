@@ -30,6 +30,7 @@ import { launchRemote, type LaunchedRemote } from '../remote/launch.js';
 import { RemoteStandIn } from '../remote/stand-in.js';
 import { MPVIRT_REMOTE_EVENT, type RemoteEventData } from '../remote/supervisor.js';
 import { superviseRemote } from './remote-supervision.js';
+import { plugProxy } from './remote-hotplug.js';
 import type { DriverCore } from './core.js';
 import { cgroupLeaf, domainCgroup } from './domain-cgroup.js';
 import { domainLogFile, logLine } from './domain-log.js';
@@ -221,21 +222,9 @@ async function plug(core: DriverCore, obj: DomainObject, rt: DomainRuntime, r: R
   r.handle.dispose();
   r.qmp.close();
   core.events.emit('device-removed', { dom: obj.ref(), alias: r.alias });
-  const fdname = `mpvirt-link-${r.rid}`;
   try {
-    try {
-      await rt.main.qmp.execute('getfd', { fdname }, { fds: [l.mainEnd] });
-    } finally {
-      closeFd(l.mainEnd);
-    }
-    l.mainEnd = -1;
-    await rt.main.qmp.execute('device_add', { ...proxy, fd: fdname });
+    await plugProxy(rt, l, proxy);
   } catch (e) {
-    await rt.main.qmp.execute('closefd', { fdname }).catch(() => undefined);
-    l.mainEnd = -1;
-    closeFd(l.linkCopy);
-    l.qmp.close();
-    await l.proc.terminate({ graceMs: 1000 }).catch(() => {});
     return giveUp(core, obj, r, `device_add of ${r.alias} failed: ${(e as Error).message}`);
   }
   r.handle = new ChildHandle(l.proc);
