@@ -4,7 +4,7 @@
  */
 import { MpvirtError } from '../errors.js';
 import { buildLaunchPlan } from '../emulator/launch-plan.js';
-import { domainXmlFromSeedArgv } from '../emulator/native-import.js';
+import { domainXmlFromNative } from '../emulator/native-import.js';
 import { planWithPaths, renderNativeArgv } from '../emulator/native.js';
 import { formatDomainXml } from '../domainxml/index.js';
 import { buildCapabilitiesXml, maxVcpusFor, readHost } from './capabilities.js';
@@ -47,9 +47,10 @@ export function qemuMonitorCommand(core: DriverCore, obj: DomainObject, cmd: str
 }
 
 /**
- * `virsh domxml-from-native qemu-argv`: a seed-style (forking mode) command line, as define would
- * keep it (the isolation, checks and defaults of define's path; nothing is defined).
+ * `virsh domxml-from-native qemu-argv`: libvirt-style command lines (what domxml-to-native prints)
+ * or seed-style ones, as define would keep them (the isolation, checks and defaults of define's
+ * path; nothing is defined).
  */
 export async function domxmlFromNative(core: DriverCore, argv: string): Promise<string> {
-  return formatDomainXml(await prepareDefinition(core, domainXmlFromSeedArgv(argv), false));
+  return formatDomainXml(await prepareDefinition(core, domainXmlFromNative(argv), false));
 }

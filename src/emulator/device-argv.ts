@@ -177,7 +177,8 @@ export function pciPlacement(address: DiskDef['address'], machineIsQ35: boolean,
   const multifunction = address.fields.find(([k]) => k === 'multifunction')?.[1];
   return {
     bus: bus === 0 ? (machineIsQ35 ? 'pcie.0' : 'pci.0') : `pci.${bus}`,
-    ...(multifunction === 'on' ? { multifunction: true } : {}),
+    // libvirt writes an explicit 'off' too (qemuBuildDeviceAddressProps)
+    ...(multifunction === 'on' || multifunction === 'off' ? { multifunction: multifunction === 'on' } : {}),
     addr: fn === 0 ? `0x${slot.toString(16)}` : `0x${slot.toString(16)}.0x${fn.toString(16)}`,
   };
 }

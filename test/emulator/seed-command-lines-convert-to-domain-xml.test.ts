@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDomainXml } from '../../src/domainxml/index.js';
-import { domainXmlFromSeedArgv, qemuOpts, shellWords } from '../../src/emulator/native-import.js';
+import { domainXmlFromSeedArgv } from '../../src/emulator/native-seed-import.js';
+import { qemuOpts, shellWords } from '../../src/emulator/native-words.js';
 
 const fixtures = join(import.meta.dirname, '../fixtures/emulator');
 
