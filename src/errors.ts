@@ -16,6 +16,7 @@ export const ErrorDomain = {
   QEMU: 10,
   REMOTE: 13,
   DOMAIN: 20,
+  STORAGE: 18,
 } as const;
 export type ErrorDomainName = keyof typeof ErrorDomain;
 
@@ -44,13 +45,18 @@ export const ErrorKinds = {
   // libvirt prints RPC errors without a prefix ("%s")
   VIR_ERR_RPC: { number: 39, format: (d) => d },
   VIR_ERR_NO_DOMAIN: { number: 42, format: (d) => `Domain not found: ${d}` },
+  VIR_ERR_NO_STORAGE_POOL: { number: 49, format: (d) => `Storage pool not found: ${d}` },
+  VIR_ERR_NO_STORAGE_VOL: { number: 50, format: (d) => `Storage volume not found: ${d}` },
   VIR_ERR_OPERATION_INVALID: { number: 55, format: (d) => `Requested operation is not valid: ${d}` },
   VIR_ERR_CONFIG_UNSUPPORTED: { number: 67, format: (d) => `unsupported configuration: ${d}` },
   VIR_ERR_OPERATION_TIMEOUT: { number: 68, format: (d) => `Timed out during operation: ${d}` },
+  VIR_ERR_ARGUMENT_UNSUPPORTED: { number: 74, format: (d) => `argument unsupported: ${d}` },
   VIR_ERR_OPERATION_ABORTED: { number: 78, format: (d) => `operation aborted: ${d}` },
   VIR_ERR_NO_DOMAIN_METADATA: { number: 80, format: (d) => `metadata not found: ${d}` },
+  VIR_ERR_OVERFLOW: { number: 82, format: (d) => `numerical overflow: ${d}` },
   VIR_ERR_OPERATION_UNSUPPORTED: { number: 84, format: (d) => `Operation not supported: ${d}` },
   VIR_ERR_XML_INVALID_SCHEMA: { number: 92, format: (d) => `XML document failed to validate against schema: ${d}` },
+  VIR_ERR_STORAGE_VOL_EXIST: { number: 90, format: (d) => `storage volume ${d} exists already` },
   VIR_ERR_DEVICE_MISSING: { number: 99, format: (d) => `device not found: ${d}` },
 } satisfies Record<string, ErrorKind>;
 export type ErrorCode = keyof typeof ErrorKinds;
