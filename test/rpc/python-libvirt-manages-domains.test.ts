@@ -48,4 +48,29 @@ describe('python3-libvirt', () => {
     ]);
     expect(step('done')).toEqual({ step: 'done' });
   });
+
+  it('attachDevice and detachDevice (procedures 8 and 13, not only their _FLAGS variants) reach the driver', async () => {
+    const xmlFile = join(r.h.dir, 'dev.xml');
+    writeFileSync(xmlFile, r.h.xml('devdom'));
+    expect((await r.virsh(['define', xmlFile])).code).toBe(0);
+    const script = [
+      'import json, libvirt, sys',
+      'libvirt.registerErrorHandler(lambda *a: None, None)',
+      'c = libvirt.open(sys.argv[1]); d = c.lookupByName("devdom"); out = {}',
+      "disk = \"<disk type='file' device='disk'><source file='/nonexistent.img'/><target dev='vdz' bus='virtio'/></disk>\"",
+      'for name, fn in (("attach", d.attachDevice), ("detach", d.detachDevice)):',
+      '    try:',
+      '        fn(disk); out[name] = "ok"',
+      '    except libvirt.libvirtError as e:',
+      '        out[name] = [e.get_error_code(), e.get_error_message()]',
+      'print(json.dumps(out))',
+    ].join('\n');
+    const res = await new Promise<{ stdout: string; stderr: string }>((resolve) =>
+      execFile('/usr/bin/python3', ['-c', script, r.uri()], { timeout: 60_000 }, (_e, stdout, stderr) => resolve({ stdout, stderr })));
+    // libvirt's qemuDomainAttachDevice is AFFECT_LIVE: an inactive domain refuses it as not running
+    expect(JSON.parse(res.stdout), res.stderr).toEqual({
+      attach: [55, 'Requested operation is not valid: domain is not running'],
+      detach: [55, 'Requested operation is not valid: domain is not running'],
+    });
+  });
 });

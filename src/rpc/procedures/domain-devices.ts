@@ -16,12 +16,12 @@ const devFlagArgs = x.struct({ dom: nonnullDomain, xml: x.string(), flags: x.uin
 export const domainDeviceProcedures: Procedure[] = [
   // virDomainAttachDevice / DetachDevice: the live domain (libvirt's AFFECT_LIVE)
   proc({
-    program: R, proc: 88, name: 'DOMAIN_ATTACH_DEVICE', api: 'virDomainAttachDevice',
+    program: R, proc: 8, name: 'DOMAIN_ATTACH_DEVICE', api: 'virDomainAttachDevice',
     args: devArgs, ret: x.none, readOnlySafe: false,
     handler: async (ctx, { dom, xml }) => ctx.driver.attachDeviceFlags(resolveDomain(ctx, dom), xml, Affect.LIVE),
   }),
   proc({
-    program: R, proc: 89, name: 'DOMAIN_DETACH_DEVICE', api: 'virDomainDetachDevice',
+    program: R, proc: 13, name: 'DOMAIN_DETACH_DEVICE', api: 'virDomainDetachDevice',
     args: devArgs, ret: x.none, readOnlySafe: false,
     handler: async (ctx, { dom, xml }) => ctx.driver.detachDeviceFlags(resolveDomain(ctx, dom), xml, Affect.LIVE),
   }),
