@@ -14,6 +14,7 @@ import { failed, normalizeLogLevel, readDaemonConfig, type DaemonConfig } from '
 import type { DriverTuning, Logger } from '../driver/core.js';
 import { startRpcServer, type RpcServer } from '../rpc/server.js';
 import { QemuDriver } from '../driver/driver.js';
+import { StorageDriver } from '../storage/storage-driver.js';
 import { tryLockExclusive, unlock } from './flock.js';
 
 export { normalizeLogLevel, parseDaemonConfig, readDaemonConfig, type DaemonConfig } from './config.js';
@@ -39,6 +40,10 @@ export interface DaemonPaths {
   socketRo: string | undefined;
   configDir: string;
   stateDir: string;
+  /** storage pool definitions, beside the domains' (`/etc/mpvirt/storage`; with --config-dir DIR, DIR/storage) */
+  storageConfigDir: string;
+  /** state of active pools (`/run/mpvirt/storage`; with --state-dir DIR, DIR/.storage: no domain is named so) */
+  storageStateDir: string;
   logDir: string;
   capsCacheDir: string;
   configFile: string;
@@ -55,7 +60,7 @@ function xdg(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
 }
 
 export function resolveDaemonPaths(opts: PathOptions, env: NodeJS.ProcessEnv = process.env): DaemonPaths {
-  let d: Omit<DaemonPaths, 'configFileExplicit' | 'lockFile'>;
+  let d: Omit<DaemonPaths, 'configFileExplicit' | 'lockFile' | 'storageConfigDir' | 'storageStateDir'>;
   if (opts.mode === 'system') {
     d = {
       mode: 'system',
@@ -90,6 +95,8 @@ export function resolveDaemonPaths(opts: PathOptions, env: NodeJS.ProcessEnv = p
     socketRo: opts.socketRo ?? d.socketRo,
     configDir: opts.configDir ?? d.configDir,
     stateDir,
+    storageConfigDir: opts.configDir !== undefined ? join(opts.configDir, 'storage') : join(dirname(d.configDir), 'storage'),
+    storageStateDir: opts.stateDir !== undefined ? join(opts.stateDir, '.storage') : join(dirname(d.stateDir), 'storage'),
     logDir: opts.logDir ?? d.logDir,
     capsCacheDir: opts.capsCacheDir ?? d.capsCacheDir,
     configFile: opts.config ?? d.configFile,
@@ -162,6 +169,7 @@ export interface DaemonOptions extends PathOptions {
 
 export interface Daemon {
   driver: QemuDriver;
+  storage: StorageDriver;
   paths: DaemonPaths;
   config: DaemonConfig;
   logger: pino.Logger;
@@ -228,8 +236,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     tuning,
     log,
   });
+  const storage = new StorageDriver({ configDir: paths.storageConfigDir, stateDir: paths.storageStateDir, log });
   try {
     await driver.init();
+    await storage.init();
   } catch (e) {
     await driver.detach().catch(() => {});
     release();
@@ -239,7 +249,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // The RPC server listens once the driver is ready, so the first call sees every domain.
   let server: RpcServer;
   try {
-    server = await startRpcServer({ driver, socketPath: paths.socket, ...(paths.socketRo !== undefined && { socketRoPath: paths.socketRo }), log });
+    server = await startRpcServer({ driver, storage, socketPath: paths.socket, ...(paths.socketRo !== undefined && { socketRoPath: paths.socketRo }), log });
   } catch (e) {
     await driver.detach().catch(() => {});
     release();
@@ -286,5 +296,5 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     idleTimer.unref();
   }
 
-  return { driver, paths, config, logger, stop, addIdleCheck: (c) => void checks.push(c) };
+  return { driver, storage, paths, config, logger, stop, addIdleCheck: (c) => void checks.push(c) };
 }

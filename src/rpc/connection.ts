@@ -11,6 +11,7 @@
 import type { Socket } from 'node:net';
 import { MpvirtError } from '../errors.js';
 import type { Logger } from '../driver/core.js';
+import type { StorageDriver } from '../storage/storage-driver.js';
 import { unsupportedName, type ProcedureRegistry } from './procedures/index.js';
 import type { CallContext, Procedure, RpcConnection, RpcDriver } from './procedures/types.js';
 import {
@@ -29,6 +30,7 @@ export interface KeepaliveOptions {
 export interface ConnectionOptions {
   registry: ProcedureRegistry;
   driver: RpcDriver;
+  storage?: StorageDriver;
   log: Logger;
   /** accepted on the read-only socket: every connection is read-only */
   readOnlySocket: boolean;
@@ -205,7 +207,7 @@ export class RpcClient implements RpcConnection {
         if (e instanceof XdrDecodeError) throw rpcError('Unable to decode message payload', e);
         throw e;
       }
-      const ctx: CallContext = { driver: this.opts.driver, conn: this, log: this.opts.log };
+      const ctx: CallContext = { driver: this.opts.driver, ...(this.opts.storage && { storage: this.opts.storage }), conn: this, log: this.opts.log };
       const ret = await p.handler(ctx, args);
       try {
         payload = encode(p.ret, ret);

@@ -14,6 +14,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { MpvirtError } from '../errors.js';
 import type { Logger } from '../driver/core.js';
+import type { StorageDriver } from '../storage/storage-driver.js';
 import { RpcClient, type KeepaliveOptions } from './connection.js';
 import { defaultRegistry, type ProcedureRegistry } from './procedures/index.js';
 import type { RpcDriver } from './procedures/types.js';
@@ -21,6 +22,7 @@ import { VIR_NET_MESSAGE_MAX } from './protocol.js';
 
 export interface RpcServerOptions {
   driver: RpcDriver;
+  storage?: StorageDriver;
   socketPath: string;
   socketRoPath?: string;
   log: Logger;
@@ -57,6 +59,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   const connOpts = {
     registry,
     driver: opts.driver,
+    ...(opts.storage && { storage: opts.storage }),
     log: opts.log,
     maxMessageBytes: opts.maxMessageBytes ?? VIR_NET_MESSAGE_MAX,
     keepalive: { intervalMs: 5000, count: 6, ...opts.keepalive },

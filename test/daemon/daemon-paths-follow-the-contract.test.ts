@@ -28,6 +28,9 @@ describe('daemon paths', () => {
       socketRo: '/run/libvirt/virtmpqemud-sock-ro',
       configDir: '/etc/mpvirt/qemu',
       stateDir: '/run/mpvirt/qemu',
+      // storage pools beside the domains (interfaces.md §3)
+      storageConfigDir: '/etc/mpvirt/storage',
+      storageStateDir: '/run/mpvirt/storage',
       logDir: '/var/log/mpvirt/qemu',
       capsCacheDir: '/var/cache/mpvirt/qemu/capabilities',
       configFile: '/etc/mpvirt/mpvirtd.conf',
@@ -43,6 +46,8 @@ describe('daemon paths', () => {
       socketRo: undefined,
       configDir: '/home/u/cfg/mpvirt/qemu',
       stateDir: '/run/user/1000/mpvirt/qemu',
+      storageConfigDir: '/home/u/cfg/mpvirt/storage',
+      storageStateDir: '/run/user/1000/mpvirt/storage',
       logDir: '/home/u/st/mpvirt/log/qemu',
       capsCacheDir: '/home/u/cache/mpvirt/qemu/capabilities',
       configFile: '/home/u/cfg/mpvirt/mpvirtd.conf',
@@ -81,6 +86,9 @@ describe('daemon paths', () => {
       expect(resolveDaemonPaths({ mode, ...flags }, XDG)).toEqual({
         mode,
         ...dirs,
+        // inside the given directories, never beside them: a test's tree holds everything
+        storageConfigDir: '/t/etc/storage',
+        storageStateDir: '/t/run/.storage',
         configFile: config,
         configFileExplicit: true,
         lockFile: '/t/run/.mpvirtd.lock',

@@ -10,6 +10,7 @@ import { Harness } from '../driver/harness.js';
 import type { DriverOptions, QemuDriver } from '../../src/driver/driver.js';
 import type { Logger } from '../../src/driver/core.js';
 import { startRpcServer, type RpcServer, type RpcServerOptions } from '../../src/rpc/server.js';
+import { StorageDriver } from '../../src/storage/storage-driver.js';
 import {
   encodeFrame, FrameDecoder, MessageStatus, MessageType, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION,
   remoteErrorCodec, type Frame, type RemoteError,
@@ -42,6 +43,8 @@ export class RpcHarness {
   readonly socketRo: string;
   readonly log = recordingLogger();
   driver!: QemuDriver;
+  /** storage pools kept in the harness's directory, as the daemon wires them */
+  storage!: StorageDriver;
   server!: RpcServer;
 
   constructor() {
@@ -51,7 +54,9 @@ export class RpcHarness {
 
   async start(opts: Partial<RpcServerOptions> = {}, driverOpts: Partial<DriverOptions> = {}): Promise<this> {
     this.driver = await this.h.driver(driverOpts);
-    this.server = await startRpcServer({ driver: this.driver, socketPath: this.socket, socketRoPath: this.socketRo, log: this.log, ...opts });
+    this.storage = new StorageDriver({ configDir: join(this.h.dir, 'storage'), stateDir: join(this.h.dir, 'storage-state'), log: this.log });
+    await this.storage.init();
+    this.server = await startRpcServer({ driver: this.driver, storage: this.storage, socketPath: this.socket, socketRoPath: this.socketRo, log: this.log, ...opts });
     return this;
   }
 

@@ -13,6 +13,8 @@ import { domainQueryProcedures } from './domain-query.js';
 import { eventProcedures } from './events.js';
 import { nodeProcedures } from './node.js';
 import { qemuProcedures } from './qemu.js';
+import { storagePoolProcedures } from './storage-pools.js';
+import { storageVolumeProcedures } from './storage-volumes.js';
 import type { Procedure } from './types.js';
 
 export type { CallContext, Procedure, RpcConnection, RpcDriver } from './types.js';
@@ -27,6 +29,8 @@ const AREAS: readonly Procedure[][] = [
   capabilitiesProcedures,
   domainMetadataProcedures,
   domainDeviceProcedures,
+  storagePoolProcedures,
+  storageVolumeProcedures,
 ];
 
 /** `${program}:${procedure}`: procedure numbers are only unique within a program. */

@@ -9,6 +9,7 @@ import { MpvirtError } from '../../errors.js';
 import type { Logger } from '../../driver/core.js';
 import type { DomainObject } from '../../driver/domain-object.js';
 import type { QemuDriver } from '../../driver/driver.js';
+import type { StorageDriver } from '../../storage/storage-driver.js';
 import { bytesToUuid, type WireDomain } from '../protocol.js';
 import type { Codec } from '../xdr.js';
 
@@ -73,6 +74,8 @@ export interface RpcConnection {
 
 export interface CallContext {
   driver: RpcDriver;
+  /** storage pools and volumes; absent: their procedures answer NO_SUPPORT */
+  storage?: StorageDriver;
   conn: RpcConnection;
   log: Logger;
 }
