@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import { MpvirtError } from '../errors.js';
 import type { Logger } from '../driver/core.js';
 import type { StorageDriver } from '../storage/storage-driver.js';
+import { ServerStream, type StreamHandlers } from './stream.js';
 import { unsupportedName, type ProcedureRegistry } from './procedures/index.js';
 import type { CallContext, Procedure, RpcConnection, RpcDriver } from './procedures/types.js';
 import {
@@ -62,6 +63,10 @@ export class RpcClient implements RpcConnection {
   private lastRx = Date.now();
   private missedPings = 0;
   private resolveDone!: () => void;
+  /** open streams by the serial of the call that opened them */
+  private readonly streams = new Map<number, ServerStream>();
+  /** a stream's pending client data holds more than this many chunks: stop reading */
+  private static readonly STREAM_BACKLOG = 8;
 
   constructor(
     private readonly socket: Socket,
@@ -167,8 +172,14 @@ export class RpcClient implements RpcConnection {
       }
       return; // PONGs only prove the client is alive, which onData noted
     }
+    if (h.type === MessageType.STREAM || h.type === MessageType.STREAM_HOLE) {
+      const st = this.streams.get(h.serial);
+      // a hole is only sent for sparse streams, which no procedure here opens
+      if (st && h.type === MessageType.STREAM) st.receive(h.status, f.payload);
+      else this.opts.log.debug({ conn: this.id, header: h }, 'stream message for no open stream');
+      return;
+    }
     if (h.type !== MessageType.CALL && h.type !== MessageType.CALL_WITH_FDS) {
-      // streams and stray replies/messages: we open no streams, so there is nothing to route them to
       this.opts.log.debug({ conn: this.id, header: h }, 'ignoring a non-call message');
       return;
     }
@@ -186,9 +197,34 @@ export class RpcClient implements RpcConnection {
         this.endIfIdle();
       });
     }
-    // backpressure: stop reading while calls wait, like libvirtd with max_client_requests
-    if (this.queue.length > 0) this.socket.pause();
+    this.flowControl();
+  }
+
+  /** Backpressure: stop reading while calls wait (libvirtd's max_client_requests) or a stream's data piles up. */
+  private flowControl(): void {
+    const streamBacklog = [...this.streams.values()].some((s) => s.pending > RpcClient.STREAM_BACKLOG);
+    if (this.queue.length > 0 || streamBacklog) this.socket.pause();
     else if (!this.closed) this.socket.resume();
+  }
+
+  /** The stream a procedure opens for its call; it starts once the reply is out. */
+  private openStream(h: Header, handlers: StreamHandlers): ServerStream {
+    if (this.streams.has(h.serial)) throw rpcError(`a stream with serial ${h.serial} is already open`);
+    const st = new ServerStream(h, handlers, {
+      writeFrame: (header, payload) => this.write(encodeFrame(header, payload)),
+      encodeError,
+      drained: () => (this.closed || !this.socket.writableNeedDrain ? Promise.resolve() : new Promise((r) => {
+        const done = (): void => { this.socket.off('drain', done); this.socket.off('close', done); r(); };
+        this.socket.once('drain', done);
+        this.socket.once('close', done);
+      })),
+      flowChanged: () => this.flowControl(),
+    }, () => {
+      this.streams.delete(h.serial);
+      this.flowControl();
+    });
+    this.streams.set(h.serial, st);
+    return st;
   }
 
   private async dispatch(f: Frame): Promise<void> {
@@ -197,6 +233,7 @@ export class RpcClient implements RpcConnection {
     let name = `${h.prog}:${h.proc}`;
     let status: number = MessageStatus.OK;
     let payload: Buffer;
+    let stream: ServerStream | undefined;
     try {
       const p = this.checkCall(h);
       name = p.name;
@@ -207,7 +244,10 @@ export class RpcClient implements RpcConnection {
         if (e instanceof XdrDecodeError) throw rpcError('Unable to decode message payload', e);
         throw e;
       }
-      const ctx: CallContext = { driver: this.opts.driver, ...(this.opts.storage && { storage: this.opts.storage }), conn: this, log: this.opts.log };
+      const ctx: CallContext = {
+        driver: this.opts.driver, ...(this.opts.storage && { storage: this.opts.storage }), conn: this, log: this.opts.log,
+        openStream: (handlers) => (stream = this.openStream(h, handlers)),
+      };
       const ret = await p.handler(ctx, args);
       try {
         payload = encode(p.ret, ret);
@@ -222,6 +262,11 @@ export class RpcClient implements RpcConnection {
     const us = Number(process.hrtime.bigint() - started) / 1000;
     this.opts.log.debug({ conn: this.id, proc: name, serial: h.serial, status, us }, 'rpc call');
     this.write(encodeFrame({ ...h, type: MessageType.REPLY, status }, payload));
+    // a stream lives only if its call succeeded, and starts after the reply
+    if (stream) {
+      if (status === MessageStatus.OK) stream.start();
+      else stream.abort();
+    }
     // CONNECT_CLOSE: flush the reply, then close both directions (libvirtd's delayed close)
     if (this.closing && !this.closed) this.socket.end(() => this.socket.destroy());
   }
@@ -281,6 +326,7 @@ export class RpcClient implements RpcConnection {
     this.closed = true;
     clearInterval(this.keepaliveTimer);
     this.queue.length = 0;
+    for (const st of [...this.streams.values()]) st.abort();
     const fns = [...this.cleanups];
     this.cleanups.clear();
     for (const fn of fns) {

@@ -165,14 +165,19 @@ export async function createVolume(pool: StoragePoolDef, vol: StorageVolDef, opt
       let copied = 0n;
       if (from?.path) {
         const src = await open(from.path, 'r');
+        const blksize = (await fh.stat()).blksize || 4096;
         try {
           const buf = Buffer.alloc(1024 * 1024);
           for (;;) {
             const { bytesRead } = await src.read(buf, 0, buf.length, Number(copied));
             if (bytesRead === 0 || copied >= vol.capacity) break;
             const n = Math.min(bytesRead, Number(vol.capacity - copied));
-            // zero blocks stay holes: the file was truncated to its size already
-            if (buf.subarray(0, n).some((b) => b !== 0)) await fh.write(buf, 0, n, Number(copied));
+            // zero blocks (of the file's block size, as libvirt's virStorageBackendCopyToFD) stay
+            // holes: the file was truncated to its size already
+            for (let off = 0; off < n; off += blksize) {
+              const end = Math.min(off + blksize, n);
+              if (buf.subarray(off, end).some((b) => b !== 0)) await fh.write(buf, off, end - off, Number(copied) + off);
+            }
             copied += BigInt(n);
           }
         } finally {

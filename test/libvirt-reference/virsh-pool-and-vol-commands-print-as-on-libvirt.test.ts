@@ -5,7 +5,7 @@
 // delete/undefine, transient pools, raw and qcow2 volumes (create-as, clone, info, dumpxml,
 // resize, wipe, delete, path/key/name lookups), and the refusals: bad names, volumes that exist,
 // inactive pools, unknown pools and volumes, a pool directory that is not empty.
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sideBySide } from './side-by-side.js';
@@ -57,7 +57,7 @@ function steps(dir: string, dir2: string, pool = 'p1'): Array<[string, Step]> {
     ['dumpxml --inactive', v('pool-dumpxml', '--inactive', pool)],
     ['raw volume', v('vol-create-as', pool, 'a.img', '10M')],
     ['qcow2 volume', v('vol-create-as', pool, 'b.qcow2', '20M', '--format', 'qcow2')],
-    ['sparse raw', v('vol-create-as', pool, 's.img', '1G', '--allocation', '0')],
+    ['sparse raw', v('vol-create-as', pool, 's.img', '64M', '--allocation', '0')],
     ['exists', v('vol-create-as', pool, 'a.img', '1M')],
     ['slash', v('vol-create-as', pool, '../escape.img', '1M')],
     ['bad size', v('vol-create-as', pool, 'x.img', '12Q')],
@@ -75,6 +75,12 @@ function steps(dir: string, dir2: string, pool = 'p1'): Array<[string, Step]> {
     ['vol-info by path', v('vol-info', join(dir, 'b.qcow2'))],
     ['vol-info unknown path', v('vol-info', join(dir, 'nope.img'))],
     ['vol-info unknown', v('vol-info', 'nope.img', '--pool', pool)],
+    ['upload source', () => writeFileSync(join(dir, '..', 'up.bin'), Buffer.from(Array.from({ length: 600_000 }, (_, i) => (i * 7) % 251)))],
+    ['upload', v('vol-upload', 'a.img', join(dir, '..', 'up.bin'), '--pool', pool)],
+    ['upload at an offset', v('vol-upload', 'a.img', join(dir, '..', 'up.bin'), '--pool', pool, '--offset', '1048576', '--length', '600000')],
+    ['upload more than --length', v('vol-upload', 'a.img', join(dir, '..', 'up.bin'), '--pool', pool, '--length', '1000')],
+    ['download', v('vol-download', 'a.img', join(dir, '..', 'down.bin'), '--pool', pool, '--offset', '4096', '--length', '700000')],
+    ['download all', v('vol-download', 's.img', join(dir, '..', 'all.bin'), '--pool', pool)],
     ['resize up', v('vol-resize', 'a.img', '20M', '--pool', pool)],
     ['resize down without --shrink', v('vol-resize', 'a.img', '5M', '--pool', pool)],
     ['resize qcow2', v('vol-resize', 'b.qcow2', '30M', '--pool', pool)],
@@ -137,7 +143,14 @@ describe('virsh pool-* and vol-* print as on libvirt', () => {
     console.log(`pool/vol steps: ${ours.filter(([, st]) => typeof st !== 'function').length - diffs.length} of ${ours.filter(([, st]) => typeof st !== 'function').length} identical\n${diffs.join('\n')}`);
     // nothing outside the pools was touched: the pool directory kept the file mpvirtd did not make
     expect(existsSync(join(oursDir, 'outside.iso'))).toBe(true);
-    expect(readdirSync(join(s.work, 'mpv')).sort()).toEqual(['pool', 'pool2']);
+    expect(readdirSync(join(s.work, 'mpv')).sort()).toEqual(['all.bin', 'down.bin', 'pool', 'pool2', 'up.bin']);
+    // what came back through the streams is the same bytes on both daemons, and the right ones
+    const up = readFileSync(join(s.work, 'mpv', 'up.bin'));
+    const down = readFileSync(join(s.work, 'mpv', 'down.bin'));
+    expect(down.equals(readFileSync(join(s.work, 'ref', 'down.bin')))).toBe(true);
+    expect(down.subarray(0, 600_000 - 4096).equals(up.subarray(4096))).toBe(true);
+    expect(down.length).toBe(700_000);
+    expect(statSync(join(s.work, 'mpv', 'all.bin')).size).toBe(64 * 1024 ** 2);
     expect(diffs).toEqual([]);
   }, 300_000);
 });

@@ -6,6 +6,7 @@
 import { MpvirtError } from '../../errors.js';
 import type { PoolRef, StorageEvents } from '../../storage/storage-driver.js';
 import { createVol, deleteVol, lookupVolByKey, lookupVolByName, lookupVolByPath, resizeVol, volInfo, volumesOf, volXml, wipeVol, type VolumeHandle } from '../../storage/volume-api.js';
+import { openDownload, openUpload } from '../../storage/volume-transfer.js';
 import { bytesToUuid, REMOTE_PROGRAM } from '../protocol.js';
 import * as x from '../xdr.js';
 import { nonnullPool, nonnullVol, resolvePool, storageOf, toWirePool } from './storage-pools.js';
@@ -18,6 +19,7 @@ type WireVol = x.Infer<typeof nonnullVol>;
 const toWireVol = (h: VolumeHandle): WireVol => ({ pool: h.pool.name, name: h.vol.name, key: h.vol.key ?? '' });
 const volRet = x.struct({ vol: nonnullVol });
 const infoRet = x.struct({ type: x.int, capacity: x.uhyper, allocation: x.uhyper });
+const transferArgs = x.struct({ vol: nonnullVol, offset: x.uhyper, length: x.uhyper, flags: x.uint });
 
 function resolveVol(ctx: CallContext, api: string, v: WireVol): VolumeHandle {
   return lookupVolByName(storageOf(ctx, api).lookupByName(v.pool), v.name);
@@ -97,6 +99,29 @@ export const storageVolumeProcedures: Procedure[] = [
       const pool = resolvePool(ctx, 'virStoragePoolListAllVolumes', a.pool);
       const vols = volumesOf(pool);
       return { vols: a.need_results ? vols.map((vol) => toWireVol({ pool, vol })) : [], ret: vols.length };
+    } }),
+  // the data goes through the call's stream; the reply only says the transfer may begin
+  proc({ program: R, proc: 208, name: 'STORAGE_VOL_UPLOAD', api: 'virStorageVolUpload', args: transferArgs, ret: x.none, readOnlySafe: false,
+    handler: async (ctx, a) => {
+      const up = await openUpload(resolveVol(ctx, 'virStorageVolUpload', a.vol), a.offset, a.length, a.flags);
+      ctx.openStream({ onData: (chunk) => up.write(chunk), onFinish: () => up.finish(), onAbort: () => void up.abort() });
+    } }),
+  proc({ program: R, proc: 209, name: 'STORAGE_VOL_DOWNLOAD', api: 'virStorageVolDownload', args: transferArgs, ret: x.none, readOnlySafe: false,
+    handler: async (ctx, a) => {
+      const down = await openDownload(resolveVol(ctx, 'virStorageVolDownload', a.vol), a.offset, a.length, a.flags);
+      ctx.openStream({
+        onStart: (out) => void (async () => {
+          try {
+            for (let chunk = await down.read(); chunk && !out.closed; chunk = await down.read()) await out.send(chunk);
+            out.end();
+          } catch (e) {
+            out.fail(e);
+          } finally {
+            await down.close();
+          }
+        })(),
+        onAbort: () => void down.close(),
+      });
     } }),
   onVol(378, 'STORAGE_VOL_GET_INFO_FLAGS', 'virStorageVolGetInfoFlags', x.struct({ vol: nonnullVol, flags: x.uint }), infoRet, true, (h, a) => volInfo(h, a.flags)),
   proc({ program: R, proc: 368, name: 'CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY', api: 'virConnectStoragePoolEventRegisterAny',
