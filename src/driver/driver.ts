@@ -3,6 +3,7 @@
  * state-changing APIs, each run as a serialized per-domain job. The RPC layer
  * calls these methods; tests call them in-process.
  */
+import { openConsole, type ConsoleSession } from './console.js';
 import { mkdirSync } from 'node:fs';
 import { parseDomainXml } from '../domainxml/index.js';
 import type { DomainDef, OnCrashAction } from '../domainxml/model.js';
@@ -201,6 +202,8 @@ export class QemuDriver implements DriverCore {
   domxmlToNative(xml: string): Promise<string> { return host.domxmlToNative(this, xml); }
   domxmlFromNative(argv: string): Promise<string> { return host.domxmlFromNative(this, argv); }
   qemuMonitorCommand(obj: DomainObject, cmd: string): Promise<string> { return host.qemuMonitorCommand(this, obj, cmd); }
+  /** `virsh console`: a session on the guest's pty serial (console.ts) */
+  openConsole(obj: DomainObject, devName: string | null, flags: number): ConsoleSession { return openConsole(obj, devName, flags); }
 
   // devices (api-devices.ts)
   updateDeviceFlags(obj: DomainObject, xml: string, flags: number): Promise<void> { return devices.updateDeviceFlags(this, obj, xml, flags); }

@@ -6,6 +6,7 @@
 import { QEMU_PROGRAM, QEMU_PROTOCOL_VERSION, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION } from '../protocol.js';
 import { capabilitiesProcedures } from './capabilities.js';
 import { connectProcedures } from './connect.js';
+import { domainConsoleProcedures } from './domain-console.js';
 import { domainDeviceProcedures } from './domain-devices.js';
 import { domainLifecycleProcedures } from './domain-lifecycle.js';
 import { domainMetadataProcedures } from './domain-metadata.js';
@@ -29,6 +30,7 @@ const AREAS: readonly Procedure[][] = [
   capabilitiesProcedures,
   domainMetadataProcedures,
   domainDeviceProcedures,
+  domainConsoleProcedures,
   storagePoolProcedures,
   storageVolumeProcedures,
 ];

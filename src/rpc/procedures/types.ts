@@ -48,6 +48,7 @@ export type RpcDriver = Pick<
   | 'attachDeviceFlags'
   | 'detachDeviceFlags'
   | 'blockInfo'
+  | 'openConsole'
 >;
 
 /** The connection as procedures see it. */
