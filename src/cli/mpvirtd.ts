@@ -36,6 +36,13 @@ The mpvirt daemon: manages multi-process QEMU domains for mpqemu:///system
 
 Clients: virsh -c mpqemu:///system (or mpqemu+unix:///system?socket=PATH for
 --socket), python3-libvirt and any libvirt-based tool.
+
+Installed as a service (npm install -g puts mpvirtd, virtmpqemud and mpvirsh on
+PATH): copy virtmpqemud.service, virtmpqemud.socket and virtmpqemud-ro.socket
+from the package's systemd/ directory to /etc/systemd/system, then
+  systemctl daemon-reload && systemctl enable --now virtmpqemud.socket
+systemd then starts mpvirtd on the first connection (socket activation:
+LISTEN_FDS) and it exits after 120 idle seconds (--timeout 120).
 `;
 
 const options = {
@@ -125,7 +132,10 @@ process.on('SIGHUP', () => daemon?.logger.info({ signal: 'SIGHUP' }, 'SIGHUP rec
 
 try {
   const { startDaemon } = await import('../daemon/daemon.js'); // --help and bad flags need none of it
+  const { takeActivatedSockets } = await import('../daemon/socket-activation.js');
+  const activatedSockets = takeActivatedSockets();
   daemon = await startDaemon({
+    ...(activatedSockets && { activatedSockets }),
     mode,
     ...(values.socket !== undefined && { socket: values.socket }),
     ...(values['socket-ro'] !== undefined && { socketRo: values['socket-ro'] }),

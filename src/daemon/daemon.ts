@@ -15,6 +15,7 @@ import type { DriverTuning, Logger } from '../driver/core.js';
 import { startRpcServer, type RpcServer } from '../rpc/server.js';
 import { QemuDriver } from '../driver/driver.js';
 import { StorageDriver } from '../storage/storage-driver.js';
+import type { ActivatedSockets } from './socket-activation.js';
 import { tryLockExclusive, unlock } from './flock.js';
 
 export { normalizeLogLevel, parseDaemonConfig, readDaemonConfig, type DaemonConfig } from './config.js';
@@ -160,6 +161,8 @@ export interface DaemonOptions extends PathOptions {
   logDestination?: number | NodeJS.WritableStream;
   driverTuning?: Partial<DriverTuning>;
   defaultEmulator?: string;
+  /** systemd socket activation (socket-activation.ts): accept on these instead of binding */
+  activatedSockets?: ActivatedSockets;
   /** `--timeout N`: after N idle seconds, onIdleTimeout (default: stop()). 0 or absent: never. */
   timeout?: number;
   /** extra idle condition (the RPC layer: no clients); idle also needs no running domain and no job */
@@ -249,7 +252,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // The RPC server listens once the driver is ready, so the first call sees every domain.
   let server: RpcServer;
   try {
-    server = await startRpcServer({ driver, storage, socketPath: paths.socket, ...(paths.socketRo !== undefined && { socketRoPath: paths.socketRo }), log });
+    const activated = opts.activatedSockets;
+    server = await startRpcServer({
+      driver, storage, socketPath: paths.socket, ...(paths.socketRo !== undefined && { socketRoPath: paths.socketRo }), log,
+      ...(activated && { socketFd: activated.rw, ...(activated.ro !== undefined && { socketRoFd: activated.ro }) }),
+    });
   } catch (e) {
     await driver.detach().catch(() => {});
     release();

@@ -25,6 +25,9 @@ export interface RpcServerOptions {
   storage?: StorageDriver;
   socketPath: string;
   socketRoPath?: string;
+  /** systemd socket activation: already listening sockets to accept on instead of binding the paths */
+  socketFd?: number;
+  socketRoFd?: number;
   log: Logger;
   /** connections at once over both sockets; more are closed on accept (libvirt's max_clients: 5000) */
   maxClients?: number;
@@ -80,8 +83,9 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
 
   const listeners: Listener[] = [];
   try {
-    listeners.push(await listen(opts.socketPath, 0o600, accept(false)));
-    if (opts.socketRoPath) listeners.push(await listen(opts.socketRoPath, 0o666, accept(true)));
+    listeners.push(opts.socketFd !== undefined ? await adopt(opts.socketFd, opts.socketPath, accept(false)) : await listen(opts.socketPath, 0o600, accept(false)));
+    if (opts.socketRoFd !== undefined) listeners.push(await adopt(opts.socketRoFd, opts.socketRoPath ?? `fd ${opts.socketRoFd}`, accept(true)));
+    else if (opts.socketRoPath) listeners.push(await listen(opts.socketRoPath, 0o666, accept(true)));
   } catch (e) {
     await Promise.all(listeners.map((l) => closeListener(l)));
     throw e;
@@ -134,6 +138,25 @@ async function listen(path: string, mode: number, onConnection: (s: Socket) => v
   }
   server.on('error', () => {}); // accept errors (EMFILE) must not crash the daemon; libuv retries
   return { server, path, ino: statSync(path).ino };
+}
+
+/** A socket systemd bound and handed over: accepted on as it is; its file is systemd's to remove. */
+async function adopt(fd: number, what: string, onConnection: (s: Socket) => void): Promise<Listener> {
+  const server = createServer({ allowHalfOpen: true }, onConnection);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ fd }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    server.close();
+    throw new MpvirtError('VIR_ERR_OPERATION_FAILED', `cannot accept on the activated socket ${what} (fd ${fd}): ${(e as Error).message}`, { cause: e });
+  }
+  server.on('error', () => {});
+  return { server, path: what, ino: -1 };
 }
 
 /** A socket file someone still accepts on is a running daemon's; anything else but a socket is not ours to delete. */
