@@ -33,6 +33,8 @@ export const ErrorKinds = {
   VIR_ERR_NO_SUPPORT: { number: 3, format: (d) => `this function is not supported by the connection driver: ${d}` },
   VIR_ERR_NO_CONNECT: { number: 5, format: (d) => `no connection driver available for ${d}` },
   VIR_ERR_INVALID_ARG: { number: 8, format: (d) => `invalid argument: ${d}` },
+  // virReportInvalidArg: the same number, but libvirt prints its text without the prefix
+  VIR_ERR_INVALID_ARG_BARE: { number: 8, format: (d) => d },
   VIR_ERR_OPERATION_FAILED: { number: 9, format: (d) => `operation failed: ${d}` },
   VIR_ERR_NO_NAME: { number: 21, format: (d) => (d ? `missing name information in ${d}` : 'missing name information') },
   VIR_ERR_NO_TARGET: { number: 20, format: (d) => (d ? `missing target information for ${d}` : 'missing target information') },

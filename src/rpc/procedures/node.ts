@@ -1,9 +1,12 @@
 /**
- * Host queries: `virsh nodeinfo` and the security model `virsh dominfo` probes.
+ * Host queries: `virsh nodeinfo`, `nodememstats`, `nodecpustats`, `freecell`, and the security
+ * model `virsh dominfo` probes.
  */
 import { availableParallelism, cpus, machine, totalmem } from 'node:os';
 import { REMOTE_PROGRAM } from '../protocol.js';
 import * as x from '../xdr.js';
+import { cellsFreeMemory, freeMemory, nodeCpuStats, nodeMemoryStats } from '../../driver/host-stats.js';
+import { MpvirtError } from '../../errors.js';
 import { proc, type Procedure } from './types.js';
 
 const R = REMOTE_PROGRAM;
@@ -11,7 +14,32 @@ const R = REMOTE_PROGRAM;
 /** VIR_SECURITY_MODEL_BUFLEN / VIR_SECURITY_DOI_BUFLEN (256 + 1) */
 const SECURITY_BUFLEN = 257;
 
+const statParams = x.struct({ params: x.array(x.struct({ field: x.string(), value: x.uhyper }), 16), nparams: x.int });
+
 export const nodeProcedures: Procedure[] = [
+  proc({
+    program: R, proc: 228, name: 'NODE_GET_MEMORY_STATS', api: 'virNodeGetMemoryStats',
+    args: x.struct({ nparams: x.int, cellNum: x.int, flags: x.uint }), ret: statParams, readOnlySafe: true,
+    handler: (_ctx, a) => nodeMemoryStats(a.cellNum, a.nparams, a.flags),
+  }),
+  proc({
+    program: R, proc: 227, name: 'NODE_GET_CPU_STATS', api: 'virNodeGetCPUStats',
+    args: x.struct({ cpuNum: x.int, nparams: x.int, flags: x.uint }), ret: statParams, readOnlySafe: true,
+    handler: (_ctx, a) => nodeCpuStats(a.cpuNum, a.nparams, a.flags),
+  }),
+  proc({
+    program: R, proc: 102, name: 'NODE_GET_FREE_MEMORY', api: 'virNodeGetFreeMemory',
+    args: x.none, ret: x.struct({ freeMem: x.uhyper }), readOnlySafe: true,
+    handler: () => ({ freeMem: freeMemory() }),
+  }),
+  proc({
+    program: R, proc: 101, name: 'NODE_GET_CELLS_FREE_MEMORY', api: 'virNodeGetCellsFreeMemory',
+    args: x.struct({ startCell: x.int, maxcells: x.int }), ret: x.struct({ cells: x.array(x.uhyper, 1024) }), readOnlySafe: true,
+    handler: (_ctx, a) => {
+      if (a.maxcells > 1024) throw new MpvirtError('VIR_ERR_RPC', 'maxCells > REMOTE_NODE_MAX_CELLS');
+      return { cells: cellsFreeMemory(a.startCell, a.maxcells) };
+    },
+  }),
   proc({
     program: R, proc: 6, name: 'NODE_GET_INFO', api: 'virNodeGetInfo',
     args: x.none,
