@@ -8,6 +8,7 @@ import { capabilitiesProcedures } from './capabilities.js';
 import { connectProcedures } from './connect.js';
 import { domainConsoleProcedures } from './domain-console.js';
 import { domainDeviceProcedures } from './domain-devices.js';
+import { domainSaveSnapshotProcedures } from './domain-saves-and-snapshots.js';
 import { domainLifecycleProcedures } from './domain-lifecycle.js';
 import { domainMetadataProcedures } from './domain-metadata.js';
 import { domainQueryProcedures } from './domain-query.js';
@@ -31,6 +32,7 @@ const AREAS: readonly Procedure[][] = [
   domainMetadataProcedures,
   domainDeviceProcedures,
   domainConsoleProcedures,
+  domainSaveSnapshotProcedures,
   storagePoolProcedures,
   storageVolumeProcedures,
 ];
