@@ -8,6 +8,7 @@ import { capabilitiesProcedures } from './capabilities.js';
 import { connectProcedures } from './connect.js';
 import { domainConsoleProcedures } from './domain-console.js';
 import { domainDeviceProcedures } from './domain-devices.js';
+import { domainJobVcpuProcedures } from './domain-jobs-and-vcpus.js';
 import { domainSaveSnapshotProcedures } from './domain-saves-and-snapshots.js';
 import { domainLifecycleProcedures } from './domain-lifecycle.js';
 import { domainMetadataProcedures } from './domain-metadata.js';
@@ -33,6 +34,7 @@ const AREAS: readonly Procedure[][] = [
   domainDeviceProcedures,
   domainConsoleProcedures,
   domainSaveSnapshotProcedures,
+  domainJobVcpuProcedures,
   storagePoolProcedures,
   storageVolumeProcedures,
 ];
