@@ -1,6 +1,7 @@
 // What virt-manager and scripts ask about saved state, snapshots, jobs and vCPUs of a domain,
 // against mpvirtd and a private libvirtd in the same run: snapshot and checkpoint listings,
-// vcpucount (every flag combination virsh tries), domjobinfo, domblkerror, domcontrol and
+// vcpucount (every flag combination virsh tries), domjobinfo, domblkerror, iothreadinfo,
+// domlaunchsecinfo, domcontrol and
 // managedsave of an inactive domain, undefine --managed-save — the same output and exit codes. Saving a running guest is where the two
 // differ on purpose: mpvirtd refuses it with its reason (x-pci-proxy-dev cannot be migrated).
 import { writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ describe('saves and snapshots', () => {
       ['checkpoint-list', 'sn1'], ['domcontrol', 'sn1'], ['managedsave', 'sn1'], ['save', 'sn1', join(s.work, 'x.save')],
       ['vcpucount', 'sn1'], ['vcpucount', 'sn1', '--maximum', '--config'], ['vcpucount', 'sn1', '--live'], ['vcpucount', 'sn1', '--guest'],
       ['domjobinfo', 'sn1'], ['domjobinfo', 'sn1', '--completed'], ['domblkerror', 'sn1'],
+      ['iothreadinfo', 'sn1'], ['iothreadinfo', 'sn1', '--live'], ['domlaunchsecinfo', 'sn1'],
       ['undefine', 'sn1', '--managed-save'], ['dominfo', 'sn1'],
     ];
     const diffs: string[] = [];

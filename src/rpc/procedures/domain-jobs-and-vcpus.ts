@@ -2,8 +2,10 @@
  * Everyday queries virsh and virt-manager make of a domain: `vcpucount` (GET_VCPUS_FLAGS, from
  * the live or persistent definition), `domjobinfo` (GET_JOB_INFO / GET_JOB_STATS: mpvirtd runs no
  * long jobs a client could watch, so there is none), `domblkerror` (GET_DISK_ERRORS: I/O errors
- * pause a guest only with werror=stop, which mpvirtd does not set, so none). libvirt's checks and
- * wording (qemuDomainGetVcpusFlags, qemuDomainGetJobStats, qemuDomainGetDiskErrors).
+ * pause a guest only with werror=stop, which mpvirtd does not set, so none), `iothreadinfo`
+ * (mpvirtd's domains have no `<iothreads>`), `domlaunchsecinfo` (no launch security: no
+ * parameters). libvirt's checks and wording (qemuDomainGetVcpusFlags, qemuDomainGetJobStats,
+ * qemuDomainGetDiskErrors, qemuDomainGetIOThreadInfo with virDomainObjGetDefs).
  */
 import { MpvirtError } from '../../errors.js';
 import type { DomainObject } from '../../driver/domain-object.js';
@@ -32,7 +34,35 @@ const jobInfo = x.struct({
 /** An empty typed-parameter list: nothing to report, so no value is ever encoded. */
 const noParams: x.Codec<never[]> = x.array({ encode: () => { throw new Error('no typed parameters'); }, decode: () => { throw new Error('no typed parameters'); } } as x.Codec<never>, 64);
 
+/** virDomainObjGetDefs: which definition the flags name, with libvirt's refusals. */
+function pickDef(obj: DomainObject, flags: number): 'live' | 'config' {
+  if ((flags & AFFECT_LIVE) && (flags & AFFECT_CONFIG)) throw new MpvirtError('VIR_ERR_INVALID_ARG', "Flags 'live' and 'config' are mutually exclusive");
+  const live = (flags & AFFECT_LIVE) !== 0 || ((flags & AFFECT_CONFIG) === 0 && obj.active);
+  if (live && !obj.active) throw notRunning();
+  if (!live && !obj.persistent) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'transient domains do not have any persistent config');
+  return live ? 'live' : 'config';
+}
+
 export const domainJobVcpuProcedures: Procedure[] = [
+  proc({
+    program: R, proc: 351, name: 'DOMAIN_GET_IOTHREAD_INFO', api: 'virDomainGetIOThreadInfo',
+    args: x.struct({ dom: nonnullDomain, flags: x.uint }),
+    ret: x.struct({ info: x.array(x.struct({ iothread_id: x.uint, cpumap: x.opaque(2048) }), 16384), ret: x.uint }), readOnlySafe: true,
+    handler: (ctx, { dom, flags }) => {
+      checkFlags(flags, AFFECT_LIVE | AFFECT_CONFIG, 'qemuDomainGetIOThreadInfo');
+      pickDef(resolveDomain(ctx, dom), flags);
+      return { info: [], ret: 0 };
+    },
+  }),
+  proc({
+    program: R, proc: 396, name: 'DOMAIN_GET_LAUNCH_SECURITY_INFO', api: 'virDomainGetLaunchSecurityInfo',
+    args: x.struct({ dom: nonnullDomain, flags: x.uint }), ret: x.struct({ params: noParams }), readOnlySafe: true,
+    handler: (ctx, { dom, flags }) => {
+      checkFlags(flags, 0, 'qemuDomainGetLaunchSecurityInfo');
+      resolveDomain(ctx, dom);
+      return { params: [] };
+    },
+  }),
   proc({
     program: R, proc: 200, name: 'DOMAIN_GET_VCPUS_FLAGS', api: 'virDomainGetVcpusFlags',
     args: x.struct({ dom: nonnullDomain, flags: x.uint }), ret: x.struct({ num: x.int }), readOnlySafe: true,
@@ -41,14 +71,13 @@ export const domainJobVcpuProcedures: Procedure[] = [
       const obj = resolveDomain(ctx, dom);
       if ((flags & AFFECT_LIVE) && (flags & AFFECT_CONFIG)) throw new MpvirtError('VIR_ERR_INVALID_ARG', "Flags 'live' and 'config' are mutually exclusive");
       const live = (flags & AFFECT_LIVE) !== 0 || ((flags & AFFECT_CONFIG) === 0 && obj.active);
+      // the agent's count is asked for before the definitions are picked (qemuDomainGetVcpusFlags)
       if (flags & VCPU_GUEST) {
         if (!live) throw new MpvirtError('VIR_ERR_INVALID_ARG', 'vCPU count provided by the guest agent can only be requested for live domains');
         if (!obj.active) throw notRunning();
         throw new MpvirtError('VIR_ERR_ARGUMENT_UNSUPPORTED', 'QEMU guest agent is not configured');
       }
-      if (live && !obj.active) throw notRunning();
-      if (!live && !obj.persistent) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'transient domains do not have any persistent config');
-      const def = live ? obj.liveDef ?? obj.def : obj.def;
+      const def = pickDef(obj, flags) === 'live' ? obj.liveDef ?? obj.def : obj.def;
       return { num: flags & VCPU_MAXIMUM ? def.vcpu.count : def.vcpu.current ?? def.vcpu.count };
     },
   }),
