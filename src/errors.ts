@@ -117,3 +117,9 @@ export const xmlError = (detail: string, details?: ErrorDetails): MpvirtError =>
   new MpvirtError('VIR_ERR_XML_ERROR', detail, details);
 export const unsupportedConfig = (detail: string, details?: ErrorDetails): MpvirtError =>
   new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', detail, details);
+
+/** libvirt's virCheckFlags: any bit outside `allowed` is refused, naming the function. */
+export function checkFlags(flags: number, allowed: number, fn: string): void {
+  const extra = (flags & ~allowed) >>> 0;
+  if (extra !== 0) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${extra.toString(16)}) in function ${fn}`);
+}

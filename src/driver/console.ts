@@ -7,7 +7,7 @@
  */
 import { constants as fsc, openSync, closeSync } from 'node:fs';
 import { ReadStream, WriteStream } from 'node:tty';
-import { MpvirtError } from '../errors.js';
+import { checkFlags, MpvirtError } from '../errors.js';
 import type { CharDeviceDef } from '../domainxml/model.js';
 import type { DomainObject } from './domain-object.js';
 import { notRunning } from './stop.js';
@@ -43,7 +43,7 @@ function pick(obj: DomainObject, devName: string | null): CharDeviceDef {
 }
 
 export function openConsole(obj: DomainObject, devName: string | null, flags: number): ConsoleSession {
-  if ((flags & ~(ConsoleFlags.FORCE | ConsoleFlags.SAFE)) !== 0) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${(flags & ~3).toString(16)}) in function virDomainOpenConsole`);
+  checkFlags(flags, ConsoleFlags.FORCE | ConsoleFlags.SAFE, 'virDomainOpenConsole');
   if (!obj.active || !obj.runtime) throw notRunning();
   const dev = pick(obj, devName);
   const key = `${obj.uuid}\0${dev.tty}`;

@@ -5,7 +5,7 @@
  * read those files.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { MpvirtError } from '../errors.js';
+import { checkFlags, MpvirtError } from '../errors.js';
 
 export interface StatParam { field: string; value: bigint }
 
@@ -40,7 +40,7 @@ export function parseMeminfo(text: string, count: number): StatParam[] {
 
 /** virNodeGetMemoryStats; `nparams` 0 asks how many there are. */
 export function nodeMemoryStats(cellNum: number, nparams: number, flags: number): { params: StatParam[]; nparams: number } {
-  if (flags !== 0) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${flags.toString(16)}) in function virHostMemGetStats`);
+  checkFlags(flags, 0, 'virHostMemGetStats');
   const nodes = numaNodes();
   const cell = nodes.length === 0 && cellNum === 0 ? -1 : cellNum;
   const count = cell === -1 ? 4 : 2;
@@ -77,7 +77,7 @@ export function parseProcStat(text: string, cpuNum: number): StatParam[] {
 
 /** virNodeGetCPUStats */
 export function nodeCpuStats(cpuNum: number, nparams: number, flags: number): { params: StatParam[]; nparams: number } {
-  if (flags !== 0) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${flags.toString(16)}) in function virHostCPUGetStats`);
+  checkFlags(flags, 0, 'virHostCPUGetStats');
   if (nparams === 0) return { params: [], nparams: 4 };
   if (nparams !== 4) throw new MpvirtError('VIR_ERR_INVALID_ARG_BARE', 'nparams in virHostCPUGetStatsLinux must be equal to 4');
   return { params: parseProcStat(readText('/proc/stat'), cpuNum), nparams: 4 };

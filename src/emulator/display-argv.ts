@@ -61,7 +61,8 @@ function vncArgs(def: DomainDef, g: GraphicsDef, runDir: string): string[] {
   return ['-vnc', optList([['', where], ['to', to], ['share', share], ['audiodev', firstAudio(def)]])];
 }
 
-const SPICE_COMPRESSION: ReadonlyArray<readonly [string, string, string]> = [
+/** SPICE's image/stream settings: element, its attribute, the -spice option (also read back by native-graphics-import.ts). */
+export const SPICE_COMPRESSION: ReadonlyArray<readonly [string, string, string]> = [
   ['image', 'compression', 'image-compression'],
   ['jpeg', 'compression', 'jpeg-wan-compression'],
   ['zlib', 'compression', 'zlib-glz-wan-compression'],

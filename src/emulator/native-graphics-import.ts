@@ -3,6 +3,7 @@
  * of display-argv.ts's vncArgs/spiceArgs). A password-protected SPICE display is refused: its
  * password is never on a command line, so no XML written from one could hold it.
  */
+import { SPICE_COMPRESSION } from './display-argv.js';
 import { bool, num, onlyProps, str } from './native-devices-import.js';
 import type { NativeProps } from './native-words.js';
 import { cannotConvert, el, type XmlText } from './native-xml.js';
@@ -27,13 +28,8 @@ function vncXml(p: NativeProps, audiodevs: readonly NativeProps[]): XmlText {
     el('listen', { type: 'address', address: host }));
 }
 
-const SPICE_CHILDREN: ReadonlyArray<readonly [string, string, string]> = [
-  ['image-compression', 'image', 'compression'],
-  ['jpeg-wan-compression', 'jpeg', 'compression'],
-  ['zlib-glz-wan-compression', 'zlib', 'compression'],
-  ['playback-compression', 'playback', 'compression'],
-  ['streaming-video', 'streaming', 'mode'],
-];
+/** -spice option → the `<graphics>` child and attribute it came from (display-argv.ts's table, reversed). */
+const SPICE_CHILDREN: ReadonlyArray<readonly [string, string, string]> = SPICE_COMPRESSION.map(([el, a, opt]) => [opt, el, a] as const);
 
 function spiceXml(p: NativeProps): XmlText {
   onlyProps('-spice', p, ['kind', 'port', 'addr', 'agent-mouse', 'seamless-migration', 'disable-ticketing', 'disable-copy-paste', 'disable-agent-file-xfer', ...SPICE_CHILDREN.map(([o]) => o)]);

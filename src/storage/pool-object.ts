@@ -25,13 +25,20 @@ export class PoolObject {
   autostart = false;
   sizes: PoolSizes = ZERO;
   readonly volumes = new Map<string, StorageVolDef>();
-  /** volumes being created: the pool cannot be stopped, refreshed or undefined meanwhile */
+  /** volumes being created */
   readonly building = new Set<string>();
+  /** volumes being copied from (create-from): they cannot be deleted meanwhile */
+  readonly copying = new Set<string>();
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(def: StoragePoolDef, persistent: boolean) {
     this.def = def;
     this.persistent = persistent;
+  }
+
+  /** a volume is being built or copied: the pool cannot be stopped, refreshed or undefined (libvirt's asyncjobs) */
+  get busy(): boolean {
+    return this.building.size > 0 || this.copying.size > 0;
   }
 
   get name(): string {

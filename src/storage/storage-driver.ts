@@ -9,10 +9,10 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DefinitionStore, failed, unlinkIfThere, writeFileAtomic } from '../definition-store.js';
-import { MpvirtError } from '../errors.js';
+import { checkFlags, MpvirtError } from '../errors.js';
 import { buildPool, deletePoolDir, refreshPool } from './dir-backend.js';
 import { POOL_STATE, PoolObject } from './pool-object.js';
-import { formatPoolXml, parsePoolXml, type StoragePoolDef } from './pool-xml.js';
+import { formatPoolXml, parsePoolXml, sanitizePath, type StoragePoolDef } from './pool-xml.js';
 
 /** virStoragePoolEventLifecycleType */
 export const PoolEvent = { DEFINED: 0, UNDEFINED: 1, STARTED: 2, STOPPED: 3, CREATED: 4, DELETED: 5 } as const;
@@ -44,11 +44,7 @@ export const notActive = (p: PoolObject): MpvirtError => new MpvirtError('VIR_ER
 const stillActive = (p: PoolObject): MpvirtError => new MpvirtError('VIR_ERR_OPERATION_INVALID', `storage pool '${p.name}' is still active`, { domain: 'STORAGE' });
 const busy = (p: PoolObject): MpvirtError => new MpvirtError('VIR_ERR_OPERATION_INVALID', `pool '${p.name}' has asynchronous jobs running.`, { domain: 'STORAGE' });
 
-/** libvirt's virCheckFlags. */
-export function checkFlags(flags: number, allowed: number, fn: string): void {
-  const extra = (flags & ~allowed) >>> 0;
-  if (extra !== 0) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${extra.toString(16)}) in function ${fn}`);
-}
+export { checkFlags };
 
 export class StorageDriver {
   readonly events = new EventEmitter<StorageEvents>().setMaxListeners(0);
@@ -118,7 +114,7 @@ export class StorageDriver {
   }
 
   lookupByTargetPath(path: string): PoolObject {
-    const clean = path.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+    const clean = sanitizePath(path);
     for (const p of this.pools.values()) if (p.active && p.def.targetPath === clean) return p;
     throw new MpvirtError('VIR_ERR_NO_STORAGE_POOL', clean === path ? `no storage pool with matching target path '${path}'` : `no storage pool with matching target path '${path}' (${clean})`, { domain: 'STORAGE' });
   }
@@ -197,7 +193,7 @@ export class StorageDriver {
   undefine(p: PoolObject): Promise<void> {
     return p.job(async () => {
       if (p.active) throw stillActive(p);
-      if (p.building.size > 0) throw busy(p);
+      if (p.busy) throw busy(p);
       if (!p.persistent) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'pool has no config file', { domain: 'STORAGE' });
       await this.store.remove(p.name);
       this.pools.delete(p.name);
@@ -260,7 +256,7 @@ export class StorageDriver {
   destroy(p: PoolObject): Promise<void> {
     return p.job(async () => {
       if (!p.active) throw notActive(p);
-      if (p.building.size > 0) throw busy(p);
+      if (p.busy) throw busy(p);
       await unlinkIfThere(join(this.opts.stateDir, `${p.name}.xml`), 'cannot remove state file');
       p.active = false;
       p.clear();
@@ -275,7 +271,7 @@ export class StorageDriver {
     checkFlags(flags, 1, 'virStoragePoolDelete'); // ZEROED: there is nothing to zero in a directory
     return p.job(async () => {
       if (p.active) throw stillActive(p);
-      if (p.building.size > 0) throw busy(p);
+      if (p.busy) throw busy(p);
       await deletePoolDir(p.def);
       this.emitLifecycle(p, PoolEvent.DELETED);
     });
@@ -286,7 +282,7 @@ export class StorageDriver {
     checkFlags(flags, 0, 'virStoragePoolRefresh');
     return p.job(async () => {
       if (!p.active) throw notActive(p);
-      if (p.building.size > 0) throw busy(p);
+      if (p.busy) throw busy(p);
       try {
         await this.refreshInto(p);
       } catch (e) {

@@ -19,7 +19,7 @@ const VOL_TYPE: Readonly<Record<StorageVolDef['type'], number>> = { file: 0, blo
 
 const noVol = (msg: string): MpvirtError => new MpvirtError('VIR_ERR_NO_STORAGE_VOL', msg, { domain: 'STORAGE' });
 
-function activePool(p: PoolObject): PoolObject {
+export function activePool(p: PoolObject): PoolObject {
   if (!p.active) throw notActive(p);
   return p;
 }
@@ -64,7 +64,7 @@ async function reread(h: VolumeHandle): Promise<StorageVolDef> {
   return fresh;
 }
 
-function notBuilding(h: VolumeHandle): void {
+export function notBuilding(h: VolumeHandle): void {
   if (h.pool.building.has(h.vol.name)) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', `volume '${h.vol.name}' is still being allocated.`, { domain: 'STORAGE' });
 }
 
@@ -92,12 +92,12 @@ export async function createVol(p: PoolObject, xml: string, flags: number, from?
     if (!def.hasAllocation) def.allocation = def.capacity;
   }
   p.building.add(def.name);
-  if (from) from.pool.building.add(`\0from:${from.vol.name}`); // the source stays while it is copied
+  if (from) from.pool.copying.add(from.vol.name); // the source stays while it is copied
   try {
     await createVolume(p.def, def, { ...(from && { from: from.vol }), preallocMetadata: (flags & VolCreate.PREALLOC_METADATA) !== 0 });
   } finally {
     p.building.delete(def.name);
-    if (from) from.pool.building.delete(`\0from:${from.vol.name}`);
+    if (from) from.pool.copying.delete(from.vol.name);
   }
   return p.job(async () => {
     const vol = await readVolume(p.def, def.name);
@@ -112,7 +112,7 @@ export function deleteVol(h: VolumeHandle, flags: number): Promise<void> {
   return h.pool.job(async () => {
     activePool(h.pool);
     notBuilding(h);
-    if (h.pool.building.has(`\0from:${h.vol.name}`)) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', `volume '${h.vol.name}' is still in use.`, { domain: 'STORAGE' });
+    if (h.pool.copying.has(h.vol.name)) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', `volume '${h.vol.name}' is still in use.`, { domain: 'STORAGE' });
     await deleteVolume(h.pool.def, h.vol);
     h.pool.volumes.delete(h.vol.name);
   });

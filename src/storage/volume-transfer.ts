@@ -6,15 +6,14 @@
  */
 import { constants as fsc } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { MpvirtError } from '../errors.js';
 import { readVolume, volumePath } from './dir-backend.js';
 import { sysError } from './errors.js';
 import { checkFlags } from './storage-driver.js';
-import type { VolumeHandle } from './volume-api.js';
+import { activePool, notBuilding, type VolumeHandle } from './volume-api.js';
 
 function usable(h: VolumeHandle): string {
-  if (!h.pool.active) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', `storage pool '${h.pool.name}' is not active`, { domain: 'STORAGE' });
-  if (h.pool.building.has(h.vol.name)) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', `volume '${h.vol.name}' is still being allocated.`, { domain: 'STORAGE' });
+  activePool(h.pool);
+  notBuilding(h);
   return volumePath(h.pool.def, h.vol.name);
 }
 

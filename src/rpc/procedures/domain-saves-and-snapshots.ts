@@ -9,7 +9,7 @@
 import { MpvirtError } from '../../errors.js';
 import { nonnullDomain, REMOTE_PROGRAM } from '../protocol.js';
 import * as x from '../xdr.js';
-import { proc, resolveDomain, type CallContext, type Procedure } from './types.js';
+import { checkFlags, proc, resolveDomain, type CallContext, type Procedure } from './types.js';
 
 const R = REMOTE_PROGRAM;
 const domFlags = x.struct({ dom: nonnullDomain, flags: x.uint });
@@ -54,7 +54,7 @@ export const domainSaveSnapshotProcedures: Procedure[] = [
   proc({ program: R, proc: 229, name: 'DOMAIN_GET_CONTROL_INFO', api: 'virDomainGetControlInfo', args: domFlags,
     ret: x.struct({ state: x.uint, details: x.uint, stateTime: x.uhyper }), readOnlySafe: true,
     handler: (ctx, a) => {
-      if (a.flags !== 0) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${a.flags.toString(16)}) in function qemuDomainGetControlInfo`);
+      checkFlags(a.flags, 0, 'qemuDomainGetControlInfo');
       const obj = resolveDomain(ctx, a.dom);
       if (!obj.active) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'domain is not running');
       return { state: obj.jobs.holder === undefined ? 0 : 1, details: 0, stateTime: 0n };

@@ -10,7 +10,7 @@ import { openDownload, openUpload } from '../../storage/volume-transfer.js';
 import { bytesToUuid, REMOTE_PROGRAM } from '../protocol.js';
 import * as x from '../xdr.js';
 import { nonnullPool, nonnullVol, resolvePool, storageOf, toWirePool } from './storage-pools.js';
-import { proc, type CallContext, type Procedure } from './types.js';
+import { checkFlags, proc, type CallContext, type Procedure } from './types.js';
 
 const R = REMOTE_PROGRAM;
 const LIST_MAX = 16384;
@@ -95,7 +95,7 @@ export const storageVolumeProcedures: Procedure[] = [
   proc({ program: R, proc: 282, name: 'STORAGE_POOL_LIST_ALL_VOLUMES', api: 'virStoragePoolListAllVolumes', args: x.struct({ pool: nonnullPool, need_results: x.int, flags: x.uint }),
     ret: x.struct({ vols: x.array(nonnullVol, LIST_MAX), ret: x.uint }), readOnlySafe: true,
     handler: (ctx, a) => {
-      if (a.flags !== 0) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${a.flags.toString(16)}) in function virStoragePoolListAllVolumes`);
+      checkFlags(a.flags, 0, 'virStoragePoolListAllVolumes');
       const pool = resolvePool(ctx, 'virStoragePoolListAllVolumes', a.pool);
       const vols = volumesOf(pool);
       return { vols: a.need_results ? vols.map((vol) => toWireVol({ pool, vol })) : [], ret: vols.length };

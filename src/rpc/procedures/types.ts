@@ -120,13 +120,7 @@ export function resolveDomain(ctx: CallContext, dom: WireDomain): DomainObject {
   }
 }
 
-/** libvirt's virCheckFlags: any bit outside `allowed` is refused. */
-export function checkFlags(flags: number, allowed: number, fn: string): void {
-  const extra = (flags & ~allowed) >>> 0;
-  if (extra !== 0) {
-    throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${extra.toString(16)}) in function ${fn}`);
-  }
-}
+export { checkFlags } from '../../errors.js';
 
 /** libvirt's virCheckReadOnlyGoto for checks that depend on arguments (e.g. a flag). */
 export function denyOnReadOnly(ctx: CallContext, what: string): void {
