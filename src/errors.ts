@@ -49,6 +49,8 @@ export const ErrorKinds = {
   VIR_ERR_NO_DOMAIN: { number: 42, format: (d) => `Domain not found: ${d}` },
   VIR_ERR_NO_STORAGE_POOL: { number: 49, format: (d) => `Storage pool not found: ${d}` },
   VIR_ERR_NO_STORAGE_VOL: { number: 50, format: (d) => `Storage volume not found: ${d}` },
+  // virReportError(VIR_ERR_CPU_INCOMPATIBLE, NULL) gives the bare text
+  VIR_ERR_CPU_INCOMPATIBLE: { number: 54, format: (d) => (d ? `the CPU is incompatible with host CPU: ${d}` : 'the CPU is incompatible with host CPU') },
   VIR_ERR_OPERATION_INVALID: { number: 55, format: (d) => `Requested operation is not valid: ${d}` },
   VIR_ERR_CONFIG_UNSUPPORTED: { number: 67, format: (d) => `unsupported configuration: ${d}` },
   VIR_ERR_OPERATION_TIMEOUT: { number: 68, format: (d) => `Timed out during operation: ${d}` },

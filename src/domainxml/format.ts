@@ -105,6 +105,10 @@ function formatDevice(d: DeviceDef): XElement {
       const ch: XElement[] = [];
       if (d.mac !== undefined) ch.push(makeElement('mac', [['address', d.mac]]));
       if (d.source) ch.push(fieldsEl('source', d.source));
+      // libvirt writes no empty <target/> (virXMLFormatElement)
+      if (d.target && (d.target.dev !== undefined || d.target.extra.attrs.length > 0 || d.target.extra.children.length > 0)) {
+        ch.push(el('target', [['dev', d.target.dev]], [], d.target.extra));
+      }
       if (d.model !== undefined) ch.push(makeElement('model', [['type', d.model]]));
       ch.push(...bootEl(d.bootOrder));
       return device('interface', [['type', d.type]], ch, d);

@@ -49,3 +49,4 @@ export type { SchemaProblem } from './relaxng.js';
 export { findUnsupported, assertSupported } from './supported.js';
 export type { UnsupportedItem } from './supported.js';
 export { diskSourceIndex, ptyPathsOf, resourcePartition, withResourcePartition, withChannelConnection, withChannelState, withLiveState, withoutChannelState, withoutLiveState, withPtyPaths, withRunningDisks } from './live.js';
+export { sourceBridge, tapNamesOf, withTapNames } from './net.js';

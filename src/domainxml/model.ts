@@ -116,6 +116,11 @@ export interface InterfaceDef extends DeviceCommon {
   mac?: string;
   /** `<source>` attributes in order (network=, bridge=, …) */
   source?: { fields: Array<readonly [string, string]>; extra: Extra };
+  /**
+   * `<target dev=…/>`: the host-side device (a bridge interface's tap). A name libvirt would
+   * generate (vnet…) exists only in the live XML; define drops it, as libvirt's parser does.
+   */
+  target?: { dev?: string; extra: Extra };
   model?: string;
   bootOrder?: number;
 }

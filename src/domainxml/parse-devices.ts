@@ -18,7 +18,7 @@ import type {
 } from './model.js';
 import { ElementReader, attrPairs } from './reader.js';
 import { attr, textOf, type XElement } from './xmltree.js';
-import { parseUnsigned } from './values.js';
+import { parseMacAddress, parseUnsigned } from './values.js';
 
 interface Common {
   alias?: string;
@@ -158,11 +158,17 @@ function parseInterface(r: ElementReader): InterfaceDef {
   const macEl = r.child('mac');
   if (macEl) {
     const m = r.sub(macEl);
-    mac = m.requiredAttr('address');
+    mac = parseMacAddress(m.requiredAttr('address'));
     const rest = m.rest();
     if (rest.attrs.length || rest.children.length) throw new NotTyped();
   }
   const source = sourceFields(r);
+  let target: InterfaceDef['target'];
+  const targetEl = r.child('target');
+  if (targetEl) {
+    const t = r.sub(targetEl);
+    target = { ...opt('dev', t.attr('dev')), extra: t.rest() };
+  }
   let model: string | undefined;
   const modelEl = r.child('model');
   if (modelEl) {
@@ -171,7 +177,7 @@ function parseInterface(r: ElementReader): InterfaceDef {
     const rest = m.rest();
     if (rest.attrs.length || rest.children.length) throw new NotTyped();
   }
-  return { kind: 'interface', type, ...opt('mac', mac), ...opt('source', source), ...opt('model', model), ...common, extra: r.rest() };
+  return { kind: 'interface', type, ...opt('mac', mac), ...opt('source', source), ...opt('target', target), ...opt('model', model), ...common, extra: r.rest() };
 }
 
 function parseCharDevice(r: ElementReader, kind: 'serial' | 'console'): CharDeviceDef {

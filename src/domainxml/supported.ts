@@ -8,7 +8,8 @@
  * foreign metadata) is harmless to ignore and accepted.
  */
 import { unsupportedConfig } from '../errors.js';
-import type { DeviceDef, DomainDef, Extra } from './model.js';
+import type { DeviceDef, DomainDef, Extra, InterfaceDef } from './model.js';
+import { sourceBridge } from './net.js';
 import { featureProblem, rawDeviceProblem, timerProblem } from './supported-raw.js';
 
 export interface UnsupportedItem {
@@ -50,8 +51,8 @@ const SUPPORTED: Readonly<Record<string, ReadonlySet<string>>> = {
   diskFormat: new Set(['raw', 'qcow2']),
   controller: new Set(['scsi', 'pci', 'usb', 'sata', 'ide', 'fdc', 'virtio-serial']),
   scsiModel: new Set(['lsilogic', 'virtio-scsi']),
-  // 'network' needs libvirt's network driver, which mpvirt does not have
-  interface: new Set(['user']),
+  // 'network' needs libvirt's network driver, which mpvirt does not have (interfaceProblem)
+  interface: new Set(['user', 'bridge']),
   nicModel: new Set(['virtio', 'e1000', 'e1000e', 'rtl8139']),
   // 'stdio' would tie the guest's console to the daemon's own stdio
   chardev: new Set(['pty', 'file', 'null', 'unix']),
@@ -72,6 +73,23 @@ function extraChildren(owner: string, path: string, extra: Extra, out: Unsupport
 
 function checkValue(set: keyof typeof SUPPORTED, value: string | undefined, path: string, what: string, out: UnsupportedItem[]): void {
   if (value !== undefined && !SUPPORTED[set]!.has(value)) out.push({ path, reason: `${what} '${value}' is not supported` });
+}
+
+/**
+ * A virtual network is libvirt's network driver's (it resolves the network to a bridge, a
+ * macvtap or a hostdev and runs its dnsmasq), which mpvirt does not have: refused at define,
+ * naming what does run — the host bridge such a network would have put the guest on, or
+ * QEMU's user-mode networking. virt-install picks network 'default' on a system URI when it
+ * finds no host bridge, so this is what its users see.
+ */
+function interfaceProblem(d: InterfaceDef): string | undefined {
+  if (d.type === 'network') {
+    const name = d.source?.fields.find(([k]) => k === 'network')?.[1];
+    return `interface type 'network'${name !== undefined ? ` (network '${name}')` : ''} needs libvirt's network driver, which mpvirt does not have: ` +
+      "use <interface type='bridge'><source bridge='BRIDGE'/></interface> with a bridge of the host, or <interface type='user'>";
+  }
+  if (d.type === 'bridge' && !sourceBridge(d)) return "interface type 'bridge' needs the host bridge it joins: <source bridge='BRIDGE'/>";
+  return undefined;
 }
 
 function checkDevice(d: DeviceDef, out: UnsupportedItem[]): void {
@@ -98,10 +116,13 @@ function checkDevice(d: DeviceDef, out: UnsupportedItem[]): void {
       if (d.type === 'pci') checkValue('pciModel', d.model, path, 'PCI controller model', out);
       if (d.type === 'usb') checkValue('usbModel', d.model, path, 'USB controller model', out);
       break;
-    case 'interface':
-      checkValue('interface', d.type, path, 'interface type', out);
+    case 'interface': {
+      const reason = interfaceProblem(d);
+      if (reason !== undefined) out.push({ path, reason });
+      else checkValue('interface', d.type, path, 'interface type', out);
       checkValue('nicModel', d.model, `${path}/model`, 'interface model', out);
       break;
+    }
     case 'serial':
     case 'console':
       checkValue('chardev', d.type, path, `${d.kind} type`, out);

@@ -84,3 +84,16 @@ export function parseUuid(text: string): string | undefined {
 export function generateUuid(): string {
   return randomUUID();
 }
+
+/**
+ * A MAC address as libvirt reads it (virMacAddrParse: six groups of one or two hex digits
+ * separated by ':') and writes it back (virMacAddrFormat: lower case, two digits each). A
+ * multicast address is refused: a guest NIC cannot have one.
+ */
+export function parseMacAddress(text: string): string {
+  const m = /^([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})(?:[\0- ].*)?$/s.exec(text);
+  if (!m) throw xmlError(`unable to parse mac address '${text}'`);
+  const bytes = m.slice(1, 7).map((h) => parseInt(h, 16));
+  if ((bytes[0]! & 1) === 1) throw xmlError(`expected unicast mac address, found multicast '${text}'`);
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}

@@ -11,10 +11,12 @@ import { attachDisk, detachDisk } from './disk-hotplug.js';
 import { attachController, detachController } from './controller-hotplug.js';
 import { parseXmlDocument } from '../domainxml/xmltree.js';
 import { monitorForDisk, updateDeviceFlags as updateMedia } from './media.js';
+import { updateInterface } from './interface-update.js';
 
-/** virDomainUpdateDeviceFlags: a removable drive's medium, live and/or persistent. */
+/** virDomainUpdateDeviceFlags: a removable drive's medium (live and/or persistent), a NIC's link (live). */
 export function updateDeviceFlags(core: DriverCore, obj: DomainObject, xml: string, flags: number): Promise<void> {
-  return runJob(core, obj, 'remoteDispatchDomainUpdateDeviceFlags', () => updateMedia(core, obj, xml, flags));
+  const el = parseXmlDocument(xml);
+  return runJob(core, obj, 'remoteDispatchDomainUpdateDeviceFlags', () => (el.name === 'interface' ? updateInterface(core, obj, el, flags) : updateMedia(core, obj, xml, flags)));
 }
 
 /** virDomainGetBlockInfo, from the image the running (or next) guest uses. */

@@ -12,7 +12,7 @@ import type { DriverCore } from './core.js';
 import { prepareDefinition } from './definition.js';
 import type { DomainObject } from './domain-object.js';
 import { runJob } from './domain-job.js';
-import { monitorCommand } from './monitor-command.js';
+import { hmpCommand, monitorCommand } from './monitor-command.js';
 
 /** `virConnectGetVersion`: the default emulator's version as major*1e6 + minor*1e3 + micro. */
 export async function hypervisorVersion(core: DriverCore): Promise<number> {
@@ -42,8 +42,8 @@ export async function domxmlToNative(core: DriverCore, xml: string): Promise<str
 }
 
 /** `virsh qemu-monitor-command`: the main QEMU, or a remote through the x-mpvirt-remote wrapper. */
-export function qemuMonitorCommand(core: DriverCore, obj: DomainObject, cmd: string): Promise<string> {
-  return runJob(core, obj, 'remoteDispatchDomainQemuMonitorCommand', async () => monitorCommand(obj, cmd));
+export function qemuMonitorCommand(core: DriverCore, obj: DomainObject, cmd: string, opts: { hmp?: boolean } = {}): Promise<string> {
+  return runJob(core, obj, 'remoteDispatchDomainQemuMonitorCommand', async () => (opts.hmp ? hmpCommand(obj, cmd) : monitorCommand(obj, cmd)));
 }
 
 /**

@@ -148,6 +148,13 @@ export class DomainList {
     this.byName.set(obj.name, obj);
   }
 
+  /** A shut-off domain under a new name (virDomainObjListRename): the caller checked the name is free. */
+  rename(obj: DomainObject, def: DomainDef): void {
+    if (this.byName.get(obj.name) === obj) this.byName.delete(obj.name);
+    obj.def = def;
+    this.byName.set(def.name, obj);
+  }
+
   remove(obj: DomainObject): void {
     if (this.byUuid.get(obj.uuid) === obj) this.byUuid.delete(obj.uuid);
     if (this.byName.get(obj.name) === obj) this.byName.delete(obj.name);

@@ -3,6 +3,11 @@
  * state-changing APIs, each run as a serialized per-domain job. The RPC layer
  * calls these methods; tests call them in-process.
  */
+import * as stats from './api-stats.js';
+import * as tuning from './api-tuning.js';
+import { screenshot as takeScreenshot, type Screenshot } from './screenshot.js';
+import type { BlockCounters, InterfaceCounters, MemoryStat, VcpuInfo } from './domain-stats.js';
+import type { TypedParam } from '../typed-params.js';
 import { openConsole, type ConsoleSession } from './console.js';
 import { mkdirSync } from 'node:fs';
 import { parseDomainXml } from '../domainxml/index.js';
@@ -24,6 +29,7 @@ import * as definitions from './api-definitions.js';
 import type { DomainInfo } from './api-definitions.js';
 import * as devices from './api-devices.js';
 import * as host from './api-host.js';
+import * as cpuCaps from './domain-capabilities.js';
 import * as life from './api-lifecycle.js';
 import { runJob } from './domain-job.js';
 import type { AutoIsolatePolicy } from '../domainxml/auto-isolate.js';
@@ -201,15 +207,40 @@ export class QemuDriver implements DriverCore {
   getMaxVcpus(type: string | null): Promise<number> { return host.getMaxVcpus(this, type); }
   domxmlToNative(xml: string): Promise<string> { return host.domxmlToNative(this, xml); }
   domxmlFromNative(argv: string): Promise<string> { return host.domxmlFromNative(this, argv); }
-  qemuMonitorCommand(obj: DomainObject, cmd: string): Promise<string> { return host.qemuMonitorCommand(this, obj, cmd); }
+  qemuMonitorCommand(obj: DomainObject, cmd: string, opts: { hmp?: boolean } = {}): Promise<string> { return host.qemuMonitorCommand(this, obj, cmd, opts); }
   /** `virsh console`: a session on the guest's pty serial (console.ts) */
   openConsole(obj: DomainObject, devName: string | null, flags: number): ConsoleSession { return openConsole(obj, devName, flags); }
+
+  // domain capabilities and host CPU APIs (domain-capabilities.ts)
+  getDomainCapabilities(emulator: string | null, arch: string | null, machine: string | null, virttype: string | null, flags: number): Promise<string> { return cpuCaps.getDomainCapabilities(this, emulator, arch, machine, virttype, flags); }
+  getCpuModelNames(arch: string, flags: number): string[] { return cpuCaps.getCpuModelNames(arch, flags); }
+  compareCpu(xml: string, flags: number): number { return cpuCaps.compareCpu(xml, flags); }
+  baselineCpu(xmls: string[], flags: number): string { return cpuCaps.baselineCpu(xmls, flags); }
+  compareHypervisorCpu(emulator: string | null, arch: string | null, machine: string | null, virttype: string | null, xml: string, flags: number): Promise<number> { return cpuCaps.compareHypervisorCpu(this, emulator, arch, machine, virttype, xml, flags); }
+  baselineHypervisorCpu(emulator: string | null, arch: string | null, machine: string | null, virttype: string | null, xmls: string[], flags: number): Promise<string> { return cpuCaps.baselineHypervisorCpu(this, emulator, arch, machine, virttype, xmls, flags); }
 
   // devices (api-devices.ts)
   updateDeviceFlags(obj: DomainObject, xml: string, flags: number): Promise<void> { return devices.updateDeviceFlags(this, obj, xml, flags); }
   attachDeviceFlags(obj: DomainObject, xml: string, flags: number): Promise<void> { return devices.attachDeviceFlags(this, obj, xml, flags); }
   detachDeviceFlags(obj: DomainObject, xml: string, flags: number): Promise<void> { return devices.detachDeviceFlags(this, obj, xml, flags); }
   blockInfo(obj: DomainObject, path: string): Promise<BlockInfo> { return devices.blockInfo(obj, path); }
+
+  // statistics (api-stats.ts): reads only, never behind a job
+  allDomainStats(objs: DomainObject[], groups: number): Promise<Array<{ obj: DomainObject; params: TypedParam[] }>> { return stats.allDomainStats(objs, groups); }
+  blockStats(obj: DomainObject, path: string): Promise<BlockCounters> { return stats.blockStats(obj, path); }
+  memoryStats(obj: DomainObject, max: number): Promise<MemoryStat[]> { return stats.domainMemoryStats(obj, max); }
+  interfaceStats(obj: DomainObject, device: string): InterfaceCounters { return stats.interfaceStats(obj, device); }
+  getVcpus(obj: DomainObject): Promise<VcpuInfo[]> { return stats.getVcpus(obj); }
+
+  // changes (api-tuning.ts, screenshot.ts)
+  setMemory(obj: DomainObject, kib: number, flags: number): Promise<void> { return tuning.setMemory(this, obj, kib, flags); }
+  setVcpus(obj: DomainObject, n: number, flags: number): Promise<void> { return tuning.setVcpus(this, obj, n, flags); }
+  setMemoryStatsPeriod(obj: DomainObject, period: number, flags: number): Promise<void> { return tuning.setMemoryStatsPeriod(this, obj, period, flags); }
+  sendKey(obj: DomainObject, codeset: number, holdtime: number, keycodes: number[], flags: number): Promise<void> { return tuning.sendKey(this, obj, codeset, holdtime, keycodes, flags); }
+  rename(obj: DomainObject, newName: string | null, flags: number): Promise<void> { return tuning.rename(this, obj, newName, flags); }
+  pinVcpu(obj: DomainObject, vcpu: number, cpus: number[], flags: number): Promise<void> { return tuning.pinVcpu(this, obj, vcpu, cpus, flags); }
+  pinEmulator(obj: DomainObject, cpus: number[], flags: number): Promise<void> { return tuning.pinEmulator(this, obj, cpus, flags); }
+  screenshot(obj: DomainObject, screen: number, flags: number): Promise<Screenshot> { return takeScreenshot(this, obj, screen, flags); }
 
   // metadata (api-metadata.ts)
   setMetadata(obj: DomainObject, req: SetMetadataRequest): Promise<void> { return setDomainMetadata(this, obj, req); }

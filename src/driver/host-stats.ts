@@ -110,3 +110,30 @@ function readText(path: string): string {
     throw new MpvirtError('VIR_ERR_SYSTEM_ERROR', `cannot open ${path}: ${(e as Error).message}`, { cause: e });
   }
 }
+
+/**
+ * virNodeGetInfo's memory and clock as libvirt reads them: the sum of the NUMA nodes' MemTotal
+ * when the host has NUMA sysfs (virHostMemGetInfo), else /proc/meminfo's; the last `cpu MHz` of
+ * /proc/cpuinfo, truncated (virHostCPUParseFrequency).
+ */
+export function nodeMemoryKiB(): bigint {
+  const nodes = numaNodes();
+  if (nodes.length === 0) return parseMeminfo(readText('/proc/meminfo'), 1)[0]!.value;
+  let sum = 0n;
+  for (const n of nodes) sum += parseMeminfo(readText(`${NODE_DIR}/node${n}/meminfo`), 1).find((p) => p.field === 'total')?.value ?? 0n;
+  return sum;
+}
+
+export function parseCpuMhz(cpuinfo: string): number {
+  let mhz = 0;
+  for (const m of cpuinfo.matchAll(/^cpu MHz\s*:\s*(\d+)/gm)) mhz = Number(m[1]);
+  return mhz;
+}
+
+export function cpuMhz(): number {
+  try {
+    return parseCpuMhz(readText('/proc/cpuinfo'));
+  } catch {
+    return 0;
+  }
+}

@@ -31,15 +31,24 @@ function parseCommand(text: string): QmpCommand {
   return v as QmpCommand;
 }
 
+/** QEMU's reply as it sent it, `id` included (libvirt returns the reply line verbatim). */
 async function passThrough(qmp: QmpClient, cmd: QmpCommand): Promise<string> {
+  let id = '';
   try {
-    const ret = await qmp.execute(cmd.execute, cmd.arguments);
-    return JSON.stringify({ return: ret ?? {} });
+    const ret = await qmp.execute(cmd.execute, cmd.arguments, { onId: (i) => (id = i) });
+    return JSON.stringify({ return: ret ?? {}, id });
   } catch (e) {
     const q = (e as MpvirtError).qmp;
-    if (q) return JSON.stringify({ error: { class: q.class, desc: q.desc } });
+    if (q) return JSON.stringify({ error: { class: q.class, desc: q.desc }, id });
     throw e;
   }
+}
+
+/** `--hmp`: libvirt wraps the command in human-monitor-command and returns its text. */
+export async function hmpCommand(obj: DomainObject, line: string): Promise<string> {
+  const rt = obj.runtime;
+  if (!obj.active || !rt) throw notRunning();
+  return rt.main.qmp.execute<string>('human-monitor-command', { 'command-line': line });
 }
 
 export async function monitorCommand(obj: DomainObject, text: string): Promise<string> {

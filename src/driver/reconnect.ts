@@ -18,6 +18,7 @@ import type { StatusRecord } from './persistence.js';
 import { attachRuntime } from './runtime.js';
 import { DomainState, PausedReason, ShutoffReason, type DomainStateNumber } from './state.js';
 import { removeDomainCgroup } from './domain-cgroup.js';
+import { removeTaps } from './net-tap.js';
 
 const bigintOrUndefined = (s: string): bigint | undefined => (/^[0-9]+$/.test(s) ? BigInt(s) : undefined);
 
@@ -37,6 +38,7 @@ async function cleanUp(core: DriverCore, obj: DomainObject, rec: StatusRecord, r
   }
   await core.status.removeRuntimeDir(rec.name).catch(() => {});
   try {
+    await removeTaps(parseDomainXml(rec.liveXml), core.log, rec.name);
     removeDomainCgroup(core, parseDomainXml(rec.liveXml));
   } catch {
     // a live XML that no longer parses names no cgroup we could find

@@ -10,6 +10,7 @@ import { remoteEventData, type RemoteTransition, MPVIRT_REMOTE_EVENT } from '../
 import type { DriverCore } from './core.js';
 import type { DomainObject, DomainRuntime, RemoteRuntime } from './domain-object.js';
 import { logLine } from './domain-log.js';
+import { onBalloonChange } from './api-tuning.js';
 import { crashAction, restartRemote } from './remote-restart.js';
 import { Detail, LifecycleEvent } from './events.js';
 import { stopDomain, writeStatus } from './stop.js';
@@ -71,6 +72,9 @@ function onMainEvent(core: DriverCore, obj: DomainObject, ev: QmpEvent): void {
     }
     case 'RESET':
       core.events.emit('reboot', { dom: obj.ref() });
+      return;
+    case 'BALLOON_CHANGE':
+      onBalloonChange(core, obj, (ev.data as { actual?: number }).actual ?? Number.NaN);
       return;
     case 'VSERPORT_CHANGE': {
       // a guest agent opened or closed its port: the live XML's channel state follows

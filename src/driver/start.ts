@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpvirtError } from '../errors.js';
 import { assignAliases } from '../domainxml/aliases.js';
-import { ptyPathsOf, withChannelState, withPtyPaths, withResourcePartition, withRunningDisks } from '../domainxml/index.js';
+import { ptyPathsOf, withChannelState, withPtyPaths, withResourcePartition, withRunningDisks, withTapNames } from '../domainxml/index.js';
 import { diskNodeNumbers } from '../emulator/device-argv.js';
 import { channelSocketPath } from '../emulator/guest-extras-argv.js';
 import type { DomainDef, MemballoonDef } from '../domainxml/model.js';
@@ -20,6 +20,8 @@ import { shellQuote } from '../emulator/native.js';
 import { ChildHandle } from '../remote/handle.js';
 import { launchPlan } from '../remote/launch.js';
 import { superviseRemote } from './remote-supervision.js';
+import { openTaps } from './net-tap.js';
+import { applyPinning, hasPinning } from './cpu-pinning.js';
 import type { DriverCore } from './core.js';
 import type { DomainObject, DomainRuntime } from './domain-object.js';
 import { Detail, LifecycleEvent } from './events.js';
@@ -86,13 +88,24 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
       logLine(core, obj.name, `cgroup: ${cgroup.path}${refused.length ? ` (not in ${refused.join(', ')})` : ''}`);
       obj.liveDef = withResourcePartition(obj.liveDef!, cgroup.partition);
     }
-    launched = await launchPlan(plan, runDir, {
-      ...(cgroup ? { onSpawn: (rid: string | undefined, pid: number) => cgroup.place(cgroupLeaf(rid), pid) } : {}),
-      logFile: domainLogFile(core, obj.name),
-      monitorTimeoutMs: core.tuning.monitorTimeoutMs,
-      ...(creds ? { credentials: (rid: string | undefined) => (rid === undefined ? creds!.main : creds!.remotes.get(rid)) } : {}),
-      ...(creds && core.namespaces ? { wrapper: (rid: string | undefined) => jailWrapper(core, live, runDir, rid, creds!) } : {}),
-    });
+    // bridge interfaces: the daemon makes the taps, the main QEMU gets only their fds
+    const taps = await openTaps(plan.main.taps);
+    try {
+      if (taps.names.size > 0) {
+        obj.liveDef = withTapNames(obj.liveDef!, taps.names);
+        logLine(core, obj.name, `taps: ${[...taps.names].map(([alias, tap]) => `${alias} on ${tap}`).join(', ')}`);
+      }
+      launched = await launchPlan(plan, runDir, {
+        ...(cgroup ? { onSpawn: (rid: string | undefined, pid: number) => cgroup.place(cgroupLeaf(rid), pid) } : {}),
+        logFile: domainLogFile(core, obj.name),
+        monitorTimeoutMs: core.tuning.monitorTimeoutMs,
+        ...(creds ? { credentials: (rid: string | undefined) => (rid === undefined ? creds!.main : creds!.remotes.get(rid)) } : {}),
+        ...(creds && core.namespaces ? { wrapper: (rid: string | undefined) => jailWrapper(core, live, runDir, rid, creds!) } : {}),
+        ...(taps.entries.length > 0 ? { mainFds: taps.entries } : {}),
+      });
+    } finally {
+      taps.close(); // the main QEMU holds them now: each tap lives as long as it does
+    }
   } catch (e) {
     logCap.enforce();
     logCap.stop();
@@ -144,6 +157,8 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
       const chardevs = await rt.main.qmp.execute<Array<{ label: string; filename: string }>>('query-chardev');
       obj.liveDef = withPtyPaths(obj.liveDef ?? live, ptyPathsOf(chardevs));
     }
+    // <cputune> / <vcpu cpuset>: the threads' affinity before the guest runs (qemuProcessSetupVcpus)
+    if (hasPinning(live)) await applyPinning(obj, obj.liveDef ?? live);
     await writeStatus(core, obj);
     if (opts.paused) {
       core.events.lifecycle(obj.ref(), LifecycleEvent.STARTED, Detail.STARTED_BOOTED);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { MpvirtError } from '../errors.js';
 import { formatDomainXml } from '../domainxml/index.js';
 import { removeDomainCgroup } from './domain-cgroup.js';
+import { removeTaps } from './net-tap.js';
 import type { DriverCore } from './core.js';
 import type { DomainObject } from './domain-object.js';
 import { Detail, LifecycleEvent } from './events.js';
@@ -73,6 +74,7 @@ export async function stopDomain(core: DriverCore, obj: DomainObject, opts: Stop
   await rt.main.handle.terminate(grace).catch((e: unknown) => core.log.error({ err: e, domain: obj.name }, 'terminating the main QEMU failed'));
   rt.main.qmp.close();
   rt.main.handle.dispose();
+  await removeTaps(obj.liveDef, core.log, obj.name);
   for (const r of rt.remotes) {
     r.qmp.close();
     // a remote exits by itself once its peer is gone; help it if it does not

@@ -9,11 +9,13 @@
  *   binary's size and mtime are unchanged.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { accessSync, constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isMpvirtError, MpvirtError } from '../errors.js';
 import { hasMultiprocess, type QemuCaps, type QemuMachine } from './caps.js';
+import { probeExtraKvm, probeExtraTcg } from './caps-cpu-probe.js';
 import { QmpClient, type QmpVersion } from './qmp.js';
 import { spawnQemu, type SpawnedQemu } from './process.js';
 
@@ -82,24 +84,64 @@ export function capsFromReplies(binary: string, r: CapsReplies): QemuCaps {
  * `Failed to probe capabilities for <binary>: <reason>[: <stderr tail>]`.
  */
 export async function probeQemu(binary: string, opts: ProbeOptions = {}): Promise<QemuCaps> {
+  const caps = await probeInTempDir(binary, opts, [], probeMain);
+  // libvirt's second probe: a QEMU with KVM for the kvm CPU models and host model; a QEMU that
+  // cannot start with KVM here (no /dev/kvm, no access) just leaves the kvm half out
+  if (caps.accelerators.includes('kvm') && caps.extra && kvmDeviceUsable()) {
+    const kvm = await probeInTempDir(binary, opts, ['-accel', 'kvm'], (_b, qmp) => probeExtraKvm(qmp)).catch(() => undefined);
+    if (kvm) {
+      caps.extra.cpu.kvm = kvm.cpu;
+      if (kvm.hyperv) caps.extra.hyperv = kvm.hyperv;
+    }
+  }
+  return caps;
+}
+
+function kvmDeviceUsable(): boolean {
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first probe's queries: what capsFromReplies reads, plus the TCG half of caps-cpu-probe. */
+async function probeMain(binary: string, qmp: QmpClient): Promise<QemuCaps> {
+  const list = (implementsType: string) =>
+    qmp.execute<QomTypeInfo[]>('qom-list-types', { implements: implementsType, abstract: false });
+  const [machines, devices, objects, accels, sandbox] = await Promise.all([
+    qmp.execute<QmpMachineInfo[]>('query-machines'),
+    list('device'),
+    list('user-creatable'),
+    list('accel'),
+    qmp.execute<QmpCommandLineOption[]>('query-command-line-options', { option: 'sandbox' })
+      // a command error means "no such option"; a dead monitor is still a failure
+      .catch((e: unknown) => { if (isMpvirtError(e) && e.qmp !== undefined) return e; throw e; }),
+  ]);
+  const caps = capsFromReplies(binary, { version: qmp.greeting.version, machines, devices, objects, accels, sandbox });
+  return { ...caps, extra: await probeExtraTcg(qmp) };
+}
+
+async function probeInTempDir<T>(binary: string, opts: ProbeOptions, extraArgv: string[], run: (binary: string, qmp: QmpClient) => Promise<T>): Promise<T> {
   // the probe's output goes to a private temporary log, read back for error messages
   const dir = await fsp.mkdtemp(join(tmpdir(), 'mpvirt-probe-')).catch((e: unknown) => {
     throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `Failed to probe capabilities for ${binary}: cannot create a temporary log: ${(e as Error).message}`, { domain: 'QEMU', cause: e });
   });
   try {
-    return await probeWithLog(binary, join(dir, 'probe.log'), opts);
+    return await probeWithLog(binary, join(dir, 'probe.log'), opts, extraArgv, run);
   } finally {
     await fsp.rm(dir, { recursive: true, force: true }).catch(() => {});
   }
 }
 
-async function probeWithLog(binary: string, logFile: string, opts: ProbeOptions): Promise<QemuCaps> {
+async function probeWithLog<T>(binary: string, logFile: string, opts: ProbeOptions, extraArgv: string[], run: (binary: string, qmp: QmpClient) => Promise<T>): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const fail = (reason: string, cause: unknown): MpvirtError =>
     new MpvirtError('VIR_ERR_INTERNAL_ERROR', `Failed to probe capabilities for ${binary}: ${reason}`, { domain: 'QEMU', cause });
   let q: SpawnedQemu;
   try {
-    q = spawnQemu({ binary, argv: PROBE_ARGV, fdMap: [{ childFd: 3, source: 'socketpair' }], logFile });
+    q = spawnQemu({ binary, argv: [...PROBE_ARGV, ...extraArgv], fdMap: [{ childFd: 3, source: 'socketpair' }], logFile });
   } catch (e) {
     throw fail(isMpvirtError(e) ? e.detail : (e as Error).message, e);
   }
@@ -107,18 +149,7 @@ async function probeWithLog(binary: string, logFile: string, opts: ProbeOptions)
   try {
     // same tick as the spawn: no monitor byte can be read before the client listens
     qmp = await QmpClient.fromSocket(q.takeSocket(3), { timeoutMs, commandTimeoutMs: timeoutMs });
-    const list = (implementsType: string) =>
-      qmp!.execute<QomTypeInfo[]>('qom-list-types', { implements: implementsType, abstract: false });
-    const [machines, devices, objects, accels, sandbox] = await Promise.all([
-      qmp.execute<QmpMachineInfo[]>('query-machines'),
-      list('device'),
-      list('user-creatable'),
-      list('accel'),
-      qmp.execute<QmpCommandLineOption[]>('query-command-line-options', { option: 'sandbox' })
-        // a command error means "no such option"; a dead monitor is still a failure
-        .catch((e: unknown) => { if (isMpvirtError(e) && e.qmp !== undefined) return e; throw e; }),
-    ]);
-    const caps = capsFromReplies(binary, { version: qmp.greeting.version, machines, devices, objects, accels, sandbox });
+    const caps = await run(binary, qmp);
     // QEMU may close the monitor before its reply to `quit` is read: EOF is success here
     await qmp.execute('quit').catch(() => undefined);
     qmp.close();
@@ -144,6 +175,12 @@ export function assertMultiprocess(caps: QemuCaps): void {
     throw new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', `${caps.binary} has no multi-process support (needs -machine x-remote)`, { domain: 'QEMU' });
   }
 }
+
+/**
+ * The cache file format: an entry of another format (or none, format 1) is probed again.
+ * 2: CPU models, host-model expansions, commands and TPM types (caps-cpu.ts).
+ */
+export const CAPS_FORMAT = 2;
 
 /** What a cache entry is valid for: the binary's resolved path, size and mtime. */
 export interface CapsCacheKey { path: string; size: number; mtimeMs: number }
@@ -181,10 +218,10 @@ export class CapsCache {
     const key = await cacheKey(binary);
     const file = this.fileFor(key.path);
     const cached = await readEntry(file);
-    if (cached && sameKey(cached.key, key)) return { ...cached.caps, binary };
+    if (cached && cached.format === CAPS_FORMAT && sameKey(cached.key, key)) return { ...cached.caps, binary };
     this.#probes++;
     const caps = await probeQemu(binary, this.opts);
-    await writeAtomically(file, JSON.stringify({ key, caps }, null, 1) + '\n');
+    await writeAtomically(file, JSON.stringify({ format: CAPS_FORMAT, key, caps }, null, 1) + '\n');
     return caps;
   }
 }
@@ -205,7 +242,7 @@ const sameKey = (a: CapsCacheKey, b: CapsCacheKey): boolean =>
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
 /** The entry in `file`, or undefined when it is missing, unreadable or not a well-formed entry. */
-async function readEntry(file: string): Promise<{ key: CapsCacheKey; caps: QemuCaps } | undefined> {
+async function readEntry(file: string): Promise<{ format?: number; key: CapsCacheKey; caps: QemuCaps } | undefined> {
   let v: unknown;
   try { v = JSON.parse(await fsp.readFile(file, 'utf8')); } catch { return undefined; }
   const { key, caps } = (v ?? {}) as { key?: Partial<CapsCacheKey>; caps?: Partial<QemuCaps> };
@@ -214,7 +251,7 @@ async function readEntry(file: string): Promise<{ key: CapsCacheKey; caps: QemuC
     [caps.version?.major, caps.version?.minor, caps.version?.micro].every((n) => Number.isInteger(n)) &&
     Array.isArray(caps.machines) && caps.machines.every((m) => typeof m?.name === 'string') &&
     isStringArray(caps.devices) && isStringArray(caps.objects) && isStringArray(caps.accelerators);
-  return ok ? (v as { key: CapsCacheKey; caps: QemuCaps }) : undefined;
+  return ok ? (v as { format?: number; key: CapsCacheKey; caps: QemuCaps }) : undefined;
 }
 
 /**

@@ -2,6 +2,7 @@
  * What a QEMU binary can do, as probed over QMP. The launch plan reads only
  * this, never the binary itself.
  */
+import type { QemuExtraCaps } from './caps-cpu.js';
 
 export interface QemuVersion {
   major: number;
@@ -30,6 +31,8 @@ export interface QemuCaps {
   accelerators: string[];
   /** `-sandbox` is available (QEMU built with seccomp) */
   sandbox: boolean;
+  /** CPU models and host-model expansions per accelerator, QMP commands (caps-cpu.ts); domain capabilities read them */
+  extra?: QemuExtraCaps;
 }
 
 /** Multi-process support needs the remote machine, the remote object and the proxy device. */

@@ -30,9 +30,27 @@ export interface PlannedListener {
   path: string;
 }
 
+/**
+ * A tap device the daemon creates on a host bridge for a guest NIC (libvirt's
+ * qemuInterfaceBridgeConnect): QEMU gets its fd (`-netdev tap,fd=N`), never the privilege to make
+ * one. The tap goes with the last fd, i.e. with the main QEMU.
+ */
+export interface PlannedTap {
+  childFd: number;
+  /** the interface's QEMU id (its alias), which the live XML names the tap for */
+  alias: string;
+  bridge: string;
+  /** `<target dev>`: the name to give it; absent: the daemon picks vnetN as libvirt does */
+  ifname?: string;
+  mac: string;
+  /** IFF_VNET_HDR, for the models QEMU passes offloads for (qemuInterfaceIsVnetCompatModel) */
+  vnetHdr: boolean;
+}
+
 export class ChildFds {
   readonly files: PlannedFile[] = [];
   readonly listeners: PlannedListener[] = [];
+  readonly taps: PlannedTap[] = [];
   private nextFd: number;
   private nextSet = 1;
 
@@ -53,6 +71,13 @@ export class ChildFds {
     const l = { childFd: this.nextFd++, path };
     this.listeners.push(l);
     return l.childFd;
+  }
+
+  /** The child fd of a tap the daemon creates on a bridge. */
+  tap(t: Omit<PlannedTap, 'childFd'>): number {
+    const planned = { ...t, childFd: this.nextFd++ };
+    this.taps.push(planned);
+    return planned.childFd;
   }
 
   /** `-add-fd` for every file (QEMU reads them before any other backend, wherever they stand). */

@@ -9,9 +9,10 @@ import { hasMultiprocess, resolveMachine, type QemuCaps } from './caps.js';
 import { chardevArg, controllerArgs, diskArgs, diskNodeNumbers, floppyControllerArgs, pciPlacement } from './device-argv.js';
 import { audioArgs, graphicsArgs, inputArgs, redirdevArgs, soundArgs, videoArgs, watchdogArgs } from './display-argv.js';
 import { clockArgs, cpuOpts, machineProps } from './machine-argv.js';
-import { checkSocketPath, jsonArg, optList } from './qemu-args.js';
+import { checkSocketPath, jsonArg, optList, type JsonValue } from './qemu-args.js';
+import { sourceBridge } from '../domainxml/net.js';
 import { channelArgs, pmArgs, rngArgs, virtioSerialControllerArgs } from './guest-extras-argv.js';
-import { ChildFds, type PlannedFile, type PlannedListener } from './child-fds.js';
+import { ChildFds, type PlannedFile, type PlannedListener, type PlannedTap } from './child-fds.js';
 import { monitorArgs, remoteArgs, REMOTE_LINK_FD, SANDBOX_ARG } from './remote-argv.js';
 
 export interface LaunchPaths {
@@ -46,6 +47,8 @@ export interface MainPlan {
   qmpPath: string;
   files: PlannedFile[];
   listeners: PlannedListener[];
+  /** taps the daemon creates on host bridges for the guest's NICs, at their child fds */
+  taps: PlannedTap[];
 }
 
 export interface LaunchPlan {
@@ -72,16 +75,32 @@ function accelOf(def: DomainDef, caps: QemuCaps): string {
   return accel;
 }
 
-function nicArgs(nic: InterfaceDef, i: number, q35: boolean): string[] {
-  if (nic.type !== 'user') {
-    throw unsupportedConfig(`interface type '${nic.type}' needs a libvirt network driver, which mpvirt does not have; use <interface type='user'>`);
+/** Models whose tap gets IFF_VNET_HDR (libvirt's qemuInterfaceIsVnetCompatModel). */
+const VNET_HDR_MODELS = new Set(['virtio', 'e1000e']);
+
+/** The backend of a NIC: QEMU's user-mode stack, or a tap the daemon creates on a host bridge. */
+function netdevOf(nic: InterfaceDef, id: string, alias: string, fds: ChildFds): { [key: string]: JsonValue } {
+  if (nic.type === 'user') return { type: 'user', id };
+  const bridge = nic.type === 'bridge' ? sourceBridge(nic) : undefined;
+  if (bridge === undefined) {
+    throw unsupportedConfig(nic.type === 'bridge'
+      ? "interface type 'bridge' needs the host bridge it joins: <source bridge='BRIDGE'/>"
+      : `interface type '${nic.type}' is not supported; use <interface type='bridge'> with a host bridge or <interface type='user'>`);
   }
+  if (nic.mac === undefined) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `interface '${alias}' has no MAC address; its definition must be defined again to get one`);
+  const ifname = nic.target?.dev;
+  const fd = fds.tap({ alias, bridge, ...(ifname !== undefined ? { ifname } : {}), mac: nic.mac, vnetHdr: VNET_HDR_MODELS.has(nic.model ?? '') });
+  return { type: 'tap', fd: String(fd), id };
+}
+
+function nicArgs(nic: InterfaceDef, i: number, q35: boolean, fds: ChildFds): string[] {
   const driver = NIC_MODELS[nic.model ?? (q35 ? 'e1000e' : 'rtl8139')];
   if (!driver) throw unsupportedConfig(`interface model '${nic.model}' is not supported`);
   const netdev = `hostnet${i}`;
+  const id = nic.alias ?? `net${i}`;
   return [
-    '-netdev', jsonArg({ type: 'user', id: netdev }),
-    '-device', jsonArg({ driver, netdev, id: nic.alias ?? `net${i}`, mac: nic.mac, bootindex: nic.bootOrder, ...pciPlacement(nic.address, q35, `interface ${i}`) }),
+    '-netdev', jsonArg(netdevOf(nic, netdev, id, fds)),
+    '-device', jsonArg({ driver, netdev, id, mac: nic.mac, bootindex: nic.bootOrder, ...pciPlacement(nic.address, q35, `interface ${i}`) }),
   ];
 }
 
@@ -163,7 +182,7 @@ function mainArgs(def: DomainDef, caps: QemuCaps, paths: LaunchPaths, qmpPath: s
   for (const d of def.devices) {
     if (d.kind === 'disk' && !remoteDisks.has(d.target.dev)) argv.push(...diskArgs(def, d, diskNumbers.get(d)!, machine.q35, fds).argv);
   }
-  def.devices.filter((d): d is InterfaceDef => d.kind === 'interface').forEach((nic, i) => argv.push(...nicArgs(nic, i, machine.q35)));
+  def.devices.filter((d): d is InterfaceDef => d.kind === 'interface').forEach((nic, i) => argv.push(...nicArgs(nic, i, machine.q35, fds)));
   const spicevmc = def.devices.some((d) => d.kind === 'raw' && (d.element.name === 'channel' || d.element.name === 'redirdev') && d.element.attrs.some((a) => a.name === 'type' && a.value === 'spicevmc'));
   if (spicevmc && !def.devices.some((d) => d.kind === 'graphics' && d.type === 'spice')) {
     throw unsupportedConfig("a spicevmc channel or USB redirection needs a SPICE display (<graphics type='spice'>)");
@@ -234,5 +253,5 @@ export function buildLaunchPlan(def: DomainDef, caps: QemuCaps, paths: LaunchPat
   // fds 3.. are the links to the remotes; what the daemon opens for the main QEMU follows
   const fds = new ChildFds(3 + remotes.length);
   const argv = mainArgs(def, caps, paths, qmpPath, remotes, diskNumbers, fds);
-  return { main: { binary, argv, qmpPath, files: fds.files, listeners: fds.listeners }, remotes };
+  return { main: { binary, argv, qmpPath, files: fds.files, listeners: fds.listeners, taps: fds.taps }, remotes };
 }

@@ -116,7 +116,7 @@ export function controllerXml(ctx: ImportContext, p: NativeProps, placement: Xml
   return el('controller', { type, index, model }, target, ua(id), placement ?? pciAddress(ctx, p, `controller '${id}'`));
 }
 
-/** NICs: `-netdev user` + the frontend. */
+/** NICs: `-netdev user` or `-netdev bridge` (what domxml-to-native prints for a bridge interface) + the frontend. */
 const NIC_DRIVERS: Readonly<Record<string, string>> = { 'virtio-net-pci': 'virtio', e1000: 'e1000', e1000e: 'e1000e', rtl8139: 'rtl8139' };
 
 function nicXml(ctx: ImportContext, p: NativeProps): XmlText {
@@ -124,9 +124,12 @@ function nicXml(ctx: ImportContext, p: NativeProps): XmlText {
   onlyProps(`-device ${driver}`, p, ['driver', 'netdev', 'id', 'mac', 'bootindex', ...PCI_PLACEMENT]);
   const netdevId = str(p, 'netdev') ?? cannotConvert(`-device ${driver} without a netdev`);
   const netdev = ctx.netdevs.get(netdevId) ?? cannotConvert(`-device ${driver} on netdev '${netdevId}', which no -netdev defines`);
-  onlyProps('-netdev', netdev, ['type', 'id']);
-  if (str(netdev, 'type') !== 'user') cannotConvert(`-netdev ${str(netdev, 'type')}`);
-  return el('interface', { type: 'user' }, str(p, 'mac') !== undefined && el('mac', { address: str(p, 'mac') }), el('model', { type: NIC_DRIVERS[driver] }),
+  const type = str(netdev, 'type');
+  onlyProps('-netdev', netdev, type === 'bridge' ? ['type', 'id', 'br'] : ['type', 'id']);
+  if (type !== 'user' && type !== 'bridge') cannotConvert(`-netdev ${type}`);
+  const bridge = type === 'bridge' ? str(netdev, 'br') ?? cannotConvert('-netdev bridge without br') : undefined;
+  return el('interface', { type: type === 'bridge' ? 'bridge' : 'user' }, str(p, 'mac') !== undefined && el('mac', { address: str(p, 'mac') }),
+    bridge !== undefined && el('source', { bridge }), el('model', { type: NIC_DRIVERS[driver] }),
     num(p, 'bootindex') !== undefined && el('boot', { order: num(p, 'bootindex') }), ua(str(p, 'id')), pciAddress(ctx, p, `interface '${str(p, 'id')}'`));
 }
 

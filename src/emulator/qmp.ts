@@ -46,6 +46,8 @@ export interface QmpOptions {
 }
 export interface ExecuteOptions {
   timeoutMs?: number;
+  /** told the command's id as it is sent (qemu-monitor-command shows it, as libvirt's does) */
+  onId?: (id: string) => void;
   /**
    * fds to pass with the command (SCM_RIGHTS). The caller keeps ownership: keep them open until
    * execute() settles, close them afterwards (QEMU holds its own copies). A command that timed
@@ -165,7 +167,9 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
 
   execute<T = unknown>(command: string, args?: object, opts: ExecuteOptions = {}): Promise<T> {
     if (this.closeInfo) return Promise.reject(this.closeInfo.error);
-    const id = `mpvirt-${this.nextId++}`;
+    // libvirt's own id scheme: a reply shown through `virsh qemu-monitor-command` looks the same
+    const id = `libvirt-${this.nextId++}`;
+    opts.onId?.(id);
     const line = Buffer.from(JSON.stringify(args === undefined ? { execute: command, id } : { execute: command, arguments: args, id }) + '\n');
     const timeoutMs = opts.timeoutMs ?? this.commandTimeoutMs;
     const fds = opts.fds ?? [];

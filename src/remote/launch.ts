@@ -12,7 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import { MpvirtError } from '../errors.js';
 import type { LaunchPlan, RemotePlan } from '../emulator/launch-plan.js';
-import { spawnQemu, type SpawnedQemu, type SpawnQemuOptions } from '../emulator/process.js';
+import { spawnQemu, type FdMapEntry, type SpawnedQemu, type SpawnQemuOptions } from '../emulator/process.js';
 import { QmpClient } from '../emulator/qmp.js';
 import { closeFd, dupFd, socketpair } from '../emulator/unixfd.js';
 import { openPlannedFds, type OpenedFds } from './planned-fds.js';
@@ -52,6 +52,8 @@ export interface LaunchOptions {
    * forks): how the caller puts it into its cgroup before it does much
    */
   onSpawn?: (rid: string | undefined, pid: number) => void;
+  /** more fds for the main QEMU (its taps, driver/net-tap.ts); the caller owns and closes them */
+  mainFds?: FdMapEntry[];
 }
 
 /** A program that starts QEMU (see LaunchOptions.wrapper). */
@@ -171,7 +173,7 @@ export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchO
       own = openPlannedFds(plan.main.files, plan.main.listeners);
       const t = spawnTarget(opts, undefined, plan.main.binary, plan.main.argv);
       mainAfterStart = t.afterStart;
-      main = spawnQemu({ ...t.target, fdMap: [...fdMap, ...own.entries], logFile: opts.logFile });
+      main = spawnQemu({ ...t.target, fdMap: [...fdMap, ...own.entries, ...(opts.mainFds ?? [])], logFile: opts.logFile });
       opts.onSpawn?.(undefined, main.spawnedPid);
     } finally {
       // the main QEMU has its own copies now (or failed to start)

@@ -84,6 +84,13 @@ export class XdrWriter {
     this.pos += 8;
   }
 
+  /** IEEE 754 double, big-endian (RFC 4506 §4.7) */
+  double(v: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleBE(v, this.pos);
+    this.pos += 8;
+  }
+
   bool(v: boolean): void {
     this.int(v ? 1 : 0);
   }
@@ -163,6 +170,13 @@ export class XdrReader {
     this.pos += 8;
     return v;
   }
+  double(): number {
+    this.need(8, 'double');
+    const v = this.view().getFloat64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
 
   /** xdr_bool: 0 is FALSE, any other word TRUE. */
   bool(): boolean {
@@ -223,6 +237,7 @@ export const uint = prim<number>((w, v) => w.uint(v), (r) => r.uint());
 export const hyper = prim<bigint>((w, v) => w.hyper(v), (r) => r.hyper());
 export const uhyper = prim<bigint>((w, v) => w.uhyper(v), (r) => r.uhyper());
 export const bool = prim<boolean>((w, v) => w.bool(v), (r) => r.bool());
+export const double = prim<number>((w, v) => w.double(v), (r) => r.double());
 /** `void`: no bytes (procedures without args or return value). */
 export const none = prim<void>(() => {}, () => undefined);
 

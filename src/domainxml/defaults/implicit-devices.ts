@@ -65,6 +65,9 @@ function serialTarget(port: number, extra: CharDeviceDef['target']): NonNullable
   };
 }
 
+/** Serial target types whose port 0 gets a stub console (virDomainDefAddConsoleCompat). */
+const STUB_CONSOLE_SERIAL_TARGETS: ReadonlySet<string> = new Set(['isa-serial', 'spapr-vio-serial', 'system-serial', 'sclp-serial', 'none']);
+
 /** virDomainDefAddConsoleCompat + serial target defaults. */
 function pairSerialAndConsole(devices: DeviceDef[]): DeviceDef[] {
   let serials = devices.filter((d): d is CharDeviceDef => d.kind === 'serial');
@@ -82,6 +85,12 @@ function pairSerialAndConsole(devices: DeviceDef[]): DeviceDef[] {
   let n = 0;
   out = out.map((d) => (d.kind === 'serial' ? { ...d, target: serialTarget(n++, d.target) } : d));
   serials = out.filter((d): d is CharDeviceDef => d.kind === 'serial');
+  const s0 = serials[0];
+  if (consoles.length === 0 && s0 && STUB_CONSOLE_SERIAL_TARGETS.has(s0.target?.type ?? 'none')) {
+    // an HVM guest's serial port 0 is also its console: libvirt adds the stub that says so
+    const stub: CharDeviceDef = { kind: 'console', type: s0.type, target: { type: 'serial', port: 0, extra: NO_EXTRA }, extra: NO_EXTRA };
+    out = [...out, stub];
+  }
   let c = 0;
   return out.map((d) => {
     if (d.kind !== 'console') return d;

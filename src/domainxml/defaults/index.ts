@@ -13,16 +13,20 @@ import type { DefineCaps } from './caps.js';
 import { sortDevices } from './devices.js';
 import { assignDriveAddresses, assignUsbAddresses, assignVirtioSerialAddresses } from './drive-addresses.js';
 import { implicitDevices } from './implicit-devices.js';
+import { assignMacAddresses, type MacRandom } from './mac-addresses.js';
 import { assignPciAddresses } from './pci-addresses.js';
 import { reanchorTopLevel, topLevelDefaults } from './top-level.js';
 
 export type { DefineCaps, DefineMachine } from './caps.js';
+export type { MacRandom } from './mac-addresses.js';
 
 export interface DefineDefaultsOptions {
   /** default true */
   resolveMachineAliases?: boolean;
   /** default false */
   newDomain?: boolean;
+  /** where a generated MAC address's random bytes come from; default crypto.randomBytes */
+  macRandom?: MacRandom;
 }
 
 /** Where libvirt's parser puts controller `c` among those parsed before it. */
@@ -53,7 +57,9 @@ export function arrangeParsedControllers(def: DomainDef): DomainDef {
 }
 
 export function applyDefineDefaults(input: DomainDef, caps: DefineCaps, opts: DefineDefaultsOptions = {}): DomainDef {
-  let def = topLevelDefaults(arrangeParsedControllers(input), caps, opts.resolveMachineAliases ?? true);
+  // libvirt draws a missing MAC while it parses the interface, before any other default
+  const withMacs = { ...input, devices: assignMacAddresses(input.devices, opts.macRandom) };
+  let def = topLevelDefaults(arrangeParsedControllers(withMacs), caps, opts.resolveMachineAliases ?? true);
   def = implicitDevices(def, caps);
   def = { ...def, devices: assignVirtioSerialAddresses(assignDriveAddresses(def.devices)) };
   if (opts.newDomain) def = { ...def, devices: assignUsbAddresses(def.devices) };

@@ -4,9 +4,7 @@
  * do without) and `virsh maxvcpus`. The XML itself is the driver's
  * (src/driver/capabilities.ts): this layer knows nothing of QEMU.
  *
- * CONNECT_GET_DOMAIN_CAPABILITIES (342) is not served: it needs the firmware,
- * CPU-model and device enums of libvirt's domaincaps, which no client we
- * support requires (virt-manager's editor tolerates NO_SUPPORT).
+ * Domain capabilities (342) and the CPU APIs are in host-cpu-and-domain-caps.ts.
  */
 import { REMOTE_PROGRAM } from '../protocol.js';
 import * as x from '../xdr.js';

@@ -77,7 +77,7 @@ export const domainJobVcpuProcedures: Procedure[] = [
         if (!obj.active) throw notRunning();
         throw new MpvirtError('VIR_ERR_ARGUMENT_UNSUPPORTED', 'QEMU guest agent is not configured');
       }
-      const def = pickDef(obj, flags) === 'live' ? obj.liveDef ?? obj.def : obj.def;
+      const def = pickDef(obj, flags) === 'live' ? obj.liveDef ?? obj.def : obj.pendingDef ?? obj.def;
       return { num: flags & VCPU_MAXIMUM ? def.vcpu.count : def.vcpu.current ?? def.vcpu.count };
     },
   }),

@@ -10,10 +10,14 @@ import { domainConsoleProcedures } from './domain-console.js';
 import { domainDeviceProcedures } from './domain-devices.js';
 import { domainJobVcpuProcedures } from './domain-jobs-and-vcpus.js';
 import { domainSaveSnapshotProcedures } from './domain-saves-and-snapshots.js';
+import { domainStatsProcedures } from './domain-stats.js';
+import { domainChangeProcedures } from './domain-changes.js';
+import { domainTuningQueryProcedures } from './domain-tuning-queries.js';
 import { domainLifecycleProcedures } from './domain-lifecycle.js';
 import { domainMetadataProcedures } from './domain-metadata.js';
 import { domainQueryProcedures } from './domain-query.js';
 import { eventProcedures } from './events.js';
+import { hostCpuAndDomainCapsProcedures } from './host-cpu-and-domain-caps.js';
 import { nodeProcedures } from './node.js';
 import { qemuProcedures } from './qemu.js';
 import { storagePoolProcedures } from './storage-pools.js';
@@ -35,8 +39,12 @@ const AREAS: readonly Procedure[][] = [
   domainConsoleProcedures,
   domainSaveSnapshotProcedures,
   domainJobVcpuProcedures,
+  domainStatsProcedures,
+  domainChangeProcedures,
+  domainTuningQueryProcedures,
   storagePoolProcedures,
   storageVolumeProcedures,
+  hostCpuAndDomainCapsProcedures,
 ];
 
 /** `${program}:${procedure}`: procedure numbers are only unique within a program. */

@@ -2,10 +2,10 @@
  * Host queries: `virsh nodeinfo`, `nodememstats`, `nodecpustats`, `freecell`, and the security
  * model `virsh dominfo` probes.
  */
-import { availableParallelism, cpus, machine, totalmem } from 'node:os';
+import { availableParallelism, machine } from 'node:os';
 import { REMOTE_PROGRAM } from '../protocol.js';
 import * as x from '../xdr.js';
-import { cellsFreeMemory, freeMemory, nodeCpuStats, nodeMemoryStats } from '../../driver/host-stats.js';
+import { cellsFreeMemory, cpuMhz, freeMemory, nodeCpuStats, nodeMemoryKiB, nodeMemoryStats } from '../../driver/host-stats.js';
 import { MpvirtError } from '../../errors.js';
 import { proc, type Procedure } from './types.js';
 
@@ -53,8 +53,8 @@ export const nodeProcedures: Procedure[] = [
       const n = availableParallelism();
       // one node, one socket: virsh checks only that the product equals the CPU count
       return {
-        model: machine(), memory: BigInt(Math.floor(totalmem() / 1024)),
-        cpus: n, mhz: cpus()[0]?.speed ?? 0, nodes: 1, sockets: 1, cores: n, threads: 1,
+        model: machine(), memory: nodeMemoryKiB(),
+        cpus: n, mhz: cpuMhz(), nodes: 1, sockets: 1, cores: n, threads: 1,
       };
     },
   }),

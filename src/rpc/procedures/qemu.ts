@@ -90,9 +90,8 @@ export const qemuProcedures: Procedure[] = [
     args: x.struct({ dom: nonnullDomain, cmd: x.string(), flags: x.uint }), ret: x.struct({ result: x.string() }),
     readOnlySafe: false,
     handler: async (ctx, { dom, cmd, flags }) => {
-      // VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP (1) is not offered: QMP only
-      checkFlags(flags, 0, 'qemuDomainQemuMonitorCommand');
-      return { result: await ctx.driver.qemuMonitorCommand(resolveDomain(ctx, dom), cmd) };
+      checkFlags(flags, 1, 'qemuDomainQemuMonitorCommand'); // VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP
+      return { result: await ctx.driver.qemuMonitorCommand(resolveDomain(ctx, dom), cmd, { hmp: (flags & 1) !== 0 }) };
     },
   }),
   proc({
