@@ -240,9 +240,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     log,
   });
   const storage = new StorageDriver({ configDir: paths.storageConfigDir, stateDir: paths.storageStateDir, log });
+  // volume disks resolve through the storage driver: its pools (autostart ones started) come
+  // first, so an autostarted domain on a volume finds it, as libvirt orders its drivers
+  driver.volumes = (pool, volume) => storage.resolveDiskVolume(pool, volume);
   try {
-    await driver.init();
     await storage.init();
+    await driver.init();
   } catch (e) {
     await driver.detach().catch(() => {});
     release();

@@ -86,7 +86,11 @@ function formatDevice(d: DeviceDef): XElement {
     case 'disk': {
       const ch: XElement[] = [];
       if (d.driver) ch.push(el('driver', [['name', d.driver.name], ['type', d.driver.format]], [], d.driver.extra));
-      if (d.source) ch.push(el('source', [[d.type === 'file' ? 'file' : 'dev', d.source.path]], [], d.source.extra));
+      if (d.volume) {
+        // a volume stays a volume in the XML, resolved or not; a running disk's node index follows it
+        const extra = { attrs: [...d.volume.extra.attrs, ...(d.source?.extra.attrs ?? [])], children: [...d.volume.extra.children, ...(d.source?.extra.children ?? [])] };
+        ch.push(el('source', [['pool', d.volume.pool], ['volume', d.volume.name]], [], extra));
+      } else if (d.source) ch.push(el('source', [[d.type === 'file' ? 'file' : 'dev', d.source.path]], [], d.source.extra));
       else if (d.emptySourceIndex !== undefined) ch.push(makeElement('source', [['index', d.emptySourceIndex]]));
       // libvirt writes the backing chain right after the source it belongs to
       const backing = d.extra.children.filter((c) => c.ns === null && c.local === 'backingStore');
@@ -97,7 +101,7 @@ function formatDevice(d: DeviceDef): XElement {
       if (d.shareable) ch.push(makeElement('shareable'));
       if (d.serial !== undefined) ch.push(textEl('serial', d.serial));
       const rest = { ...d, extra: { ...d.extra, children: d.extra.children.filter((c) => !backing.includes(c)) } };
-      return device('disk', [['type', d.type], ['device', d.device]], ch, rest);
+      return device('disk', [['type', d.volume ? 'volume' : d.type], ['device', d.device]], ch, rest);
     }
     case 'controller':
       return device('controller', [['type', d.type], ['index', d.index], ['model', d.model]], [], d);

@@ -50,3 +50,4 @@ export { findUnsupported, assertSupported } from './supported.js';
 export type { UnsupportedItem } from './supported.js';
 export { diskSourceIndex, ptyPathsOf, resourcePartition, withResourcePartition, withChannelConnection, withChannelState, withLiveState, withoutChannelState, withoutLiveState, withPtyPaths, withRunningDisks } from './live.js';
 export { sourceBridge, tapNamesOf, withTapNames } from './net.js';
+export { resolvedVolumes, volumeDisks, withResolvedVolumes, type ResolvedVolume } from './volume-disks.js';

@@ -84,8 +84,14 @@ interface DeviceCommon {
 
 export interface DiskDef extends DeviceCommon {
   kind: 'disk';
-  /** file | block */
-  type: 'file' | 'block';
+  /** file | block; volume: a storage pool's volume not resolved yet (a definition) */
+  type: 'file' | 'block' | 'volume';
+  /**
+   * `<disk type='volume'>`: the pool and volume (`<source pool= volume=>`, other attributes in
+   * `extra`). Kept once the domain runs: its definition then has the volume's path in `source` and
+   * its real type in `type`, and the XML still shows the volume, as libvirt's does.
+   */
+  volume?: { pool: string; name: string; extra: Extra };
   /** disk | cdrom | floppy | lun */
   device: string;
   driver?: { name?: string; format?: string; extra: Extra };

@@ -72,7 +72,7 @@ function opt<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } {
 
 function parseDisk(r: ElementReader): DiskDef {
   const type = r.attr('type') ?? 'file';
-  if (type !== 'file' && type !== 'block') throw new NotTyped();
+  if (type !== 'file' && type !== 'block' && type !== 'volume') throw new NotTyped();
   const device = r.attr('device') ?? 'disk';
   const common = readCommon(r, true);
 
@@ -90,7 +90,13 @@ function parseDisk(r: ElementReader): DiskDef {
   const srcEl = r.el.children.find((c): c is XElement => c.kind === 'element' && c.ns === null && c.local === 'source');
   let source: DiskDef['source'];
   let emptySourceIndex: number | undefined;
-  if (srcEl && attr(srcEl, pathAttr) !== undefined) {
+  let volume: DiskDef['volume'];
+  if (type === 'volume') {
+    // <source pool= volume=/>: both or it is not ours to type
+    if (!srcEl || attr(srcEl, 'pool') === undefined || attr(srcEl, 'volume') === undefined) throw new NotTyped();
+    const s = r.sub(r.child('source')!);
+    volume = { pool: s.attr('pool')!, name: s.attr('volume')!, extra: s.rest() };
+  } else if (srcEl && attr(srcEl, pathAttr) !== undefined) {
     const s = r.sub(r.child('source')!);
     source = { path: s.attr(pathAttr)!, extra: s.rest() };
   } else if (srcEl && srcEl.attrs.length === 1 && srcEl.attrs[0]!.name === 'index' && !srcEl.children.some((c) => c.kind === 'element')) {
@@ -125,6 +131,7 @@ function parseDisk(r: ElementReader): DiskDef {
     device,
     ...opt('driver', driver),
     ...opt('source', source),
+    ...opt('volume', volume),
     ...opt('emptySourceIndex', emptySourceIndex),
     target,
     readonly,

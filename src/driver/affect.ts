@@ -41,3 +41,15 @@ export async function savePersistentDef(core: DriverCore, obj: DomainObject, def
   if (obj.active) obj.pendingDef = def;
   else obj.def = def;
 }
+
+/**
+ * libvirt's virDomainObjGetOneDefState for a query: the live or the persistent definition the
+ * flags name (CURRENT: live when running), with libvirt's refusals, and which one it is.
+ */
+export function oneDefinition(obj: DomainObject, flags: number): { def: DomainDef; live: boolean } {
+  if ((flags & Affect.LIVE) && (flags & Affect.CONFIG)) throw new MpvirtError('VIR_ERR_INVALID_ARG', "Flags 'live' and 'config' are mutually exclusive");
+  const live = (flags & Affect.LIVE) !== 0 || ((flags & Affect.CONFIG) === 0 && obj.active);
+  if (live && !obj.active) throw notRunning();
+  if (!live && !obj.persistent) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'transient domains do not have any persistent config');
+  return { def: live ? obj.liveDef ?? obj.def : persistentDef(obj), live };
+}

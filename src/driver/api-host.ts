@@ -13,6 +13,7 @@ import { prepareDefinition } from './definition.js';
 import type { DomainObject } from './domain-object.js';
 import { runJob } from './domain-job.js';
 import { hmpCommand, monitorCommand } from './monitor-command.js';
+import { resolveVolumes } from './volumes.js';
 
 /** `virConnectGetVersion`: the default emulator's version as major*1e6 + minor*1e3 + micro. */
 export async function hypervisorVersion(core: DriverCore): Promise<number> {
@@ -38,7 +39,7 @@ export async function getMaxVcpus(core: DriverCore, type: string | null): Promis
 export async function domxmlToNative(core: DriverCore, xml: string): Promise<string> {
   const def = await prepareDefinition(core, xml, false);
   const caps = await core.caps.get(def.emulator ?? core.defaultEmulator);
-  return renderNativeArgv(planWithPaths(buildLaunchPlan(def, caps, { runDir: `${core.dirs.stateDir}/${def.name}` })));
+  return renderNativeArgv(planWithPaths(buildLaunchPlan(resolveVolumes(def, core.volumes), caps, { runDir: `${core.dirs.stateDir}/${def.name}` })));
 }
 
 /** `virsh qemu-monitor-command`: the main QEMU, or a remote through the x-mpvirt-remote wrapper. */

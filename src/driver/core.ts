@@ -3,6 +3,7 @@
  * and the domain list. Kept as an interface so lifecycle code can be read
  * without the whole driver class.
  */
+import type { VolumeResolver } from './volumes.js';
 import type { CapsCache } from '../emulator/caps-probe.js';
 import type { DisplayPorts } from './display-ports.js';
 import type { JailIds } from './jail-ids.js';
@@ -81,5 +82,7 @@ export interface DriverCore {
   readonly cgroups: CgroupLayout | undefined;
   /** which controllers define puts in a remote process by default (interfaces.md §4) */
   readonly autoIsolate: AutoIsolatePolicy;
+  /** resolves `<disk type='volume'>` at start (the storage driver, wired by the daemon) */
+  readonly volumes: VolumeResolver | undefined;
   allocateId(): number;
 }

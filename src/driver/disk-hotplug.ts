@@ -6,6 +6,7 @@
  * an fd (`add-fd`), its two block nodes and the `scsi-hd` frontend; the reverse with `device_del`,
  * `DEVICE_DELETED`, `blockdev-del`. The guest learns of a new SCSI disk by rescanning its bus.
  */
+import { resolveVolumes } from './volumes.js';
 import { closeSync, constants, openSync } from 'node:fs';
 import { diskAlias } from '../domainxml/aliases.js';
 import { assignDriveAddresses } from '../domainxml/defaults/drive-addresses.js';
@@ -163,7 +164,8 @@ export async function attachDisk(core: DriverCore, obj: DomainObject, xml: strin
     const prepared = (await preparedDisk(core, liveDef, addressed)).disk;
     const qmp = checkLiveAttach(obj, liveDef, prepared);
     const alias = prepared.alias ?? diskAlias(prepared, liveDef)!;
-    const withAlias: DiskDef = { ...prepared, alias };
+    // a volume disk runs on its volume's path, resolved now as at start
+    const withAlias = resolveVolumes({ ...liveDef, devices: [{ ...prepared, alias }] }, core.volumes).devices[0] as DiskDef;
     const n = nextNodeIndex(liveDef);
     // a disk of a remote that is restarted on a crash has no write cache, as its others (remote-argv.ts)
     const restartable = obj.runtime!.remotes.some((r) => r.qmp === qmp && r.onCrash === 'restart');

@@ -4,6 +4,7 @@
  * calls these methods; tests call them in-process.
  */
 import * as stats from './api-stats.js';
+import type { VolumeResolver } from './volumes.js';
 import * as tuning from './api-tuning.js';
 import { screenshot as takeScreenshot, type Screenshot } from './screenshot.js';
 import type { BlockCounters, InterfaceCounters, MemoryStat, VcpuInfo } from './domain-stats.js';
@@ -92,6 +93,8 @@ export class QemuDriver implements DriverCore {
   readonly log: Logger;
   readonly defaultEmulator: string;
   readonly autoIsolate: AutoIsolatePolicy;
+  /** set by the composition root once the storage driver exists */
+  volumes: VolumeResolver | undefined;
   private lastId = 0;
 
   constructor(opts: DriverOptions) {

@@ -27,6 +27,8 @@ export interface StatusRecord {
   remotes: Array<{ rid: string; alias: string; pid: number; startTime: string; qmpPath: string; state: string; onCrash: string; uid?: number; gid?: number; jail?: string; restarts?: number }>;
   /** owner of a job in flight when written */
   job?: string;
+  /** `<disk type='volume'>` disks by target: the path and type they were resolved to at start */
+  volumes?: Record<string, { path: string; type: 'file' | 'block' }>;
   /** ISO time */
   startedAt: string;
 }
@@ -48,6 +50,8 @@ const RECORD_FIELDS: Record<string, Check> = {
   liveXml: isStr,
   persistent: (x) => typeof x === 'boolean',
   job: (x) => x === undefined || typeof x === 'string',
+  volumes: (x) => x === undefined || (typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((v: unknown) =>
+    typeof v === 'object' && v !== null && isStr((v as { path?: unknown }).path) && ((v as { type?: unknown }).type === 'file' || (v as { type?: unknown }).type === 'block'))),
   startedAt: (x) => typeof x === 'string' && !Number.isNaN(Date.parse(x)),
 };
 /** the jail ids a process runs as (absent: the daemon's own user) */

@@ -4,7 +4,7 @@
  * cleaned up as crashed; one caught `paused (starting up)` is killed
  * (libvirt's rule). VMs never run twice and never become invisible.
  */
-import { parseDomainXml } from '../domainxml/index.js';
+import { parseDomainXml, withResolvedVolumes } from '../domainxml/index.js';
 import { QmpClient } from '../emulator/qmp.js';
 import { AdoptedHandle, sameProcess } from '../remote/handle.js';
 import { superviseRemote } from './remote-supervision.js';
@@ -54,7 +54,7 @@ async function cleanUp(core: DriverCore, obj: DomainObject, rec: StatusRecord, r
 }
 
 async function reattach(core: DriverCore, rec: StatusRecord): Promise<void> {
-  const live = parseDomainXml(rec.liveXml);
+  const live = withResolvedVolumes(parseDomainXml(rec.liveXml), new Map(Object.entries(rec.volumes ?? {})));
   let obj = core.domains.findByUuid(rec.uuid);
   if (!obj) {
     obj = new DomainObject(live, rec.persistent);

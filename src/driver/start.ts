@@ -22,6 +22,7 @@ import { launchPlan } from '../remote/launch.js';
 import { superviseRemote } from './remote-supervision.js';
 import { openTaps } from './net-tap.js';
 import { applyPinning, hasPinning } from './cpu-pinning.js';
+import { resolveVolumes } from './volumes.js';
 import type { DriverCore } from './core.js';
 import type { DomainObject, DomainRuntime } from './domain-object.js';
 import { Detail, LifecycleEvent } from './events.js';
@@ -56,7 +57,8 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
     throw new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', "CPU mode 'host-passthrough' for x86_64 qemu domain on x86_64 host is not supported by hypervisor");
   }
   const runDir = join(core.dirs.stateDir, obj.name);
-  const live = await withDisplayPorts(assignAliases(obj.def), core.displayPorts, obj.name, runDir);
+  // a volume disk gets its volume's path now, as libvirt translates it at start
+  const live = await withDisplayPorts(assignAliases(resolveVolumes(obj.def, core.volumes)), core.displayPorts, obj.name, runDir);
   let plan: LaunchPlan;
   try {
     plan = await planFor(core, live);

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { MpvirtError } from '../errors.js';
-import { formatDomainXml } from '../domainxml/index.js';
+import { formatDomainXml, resolvedVolumes } from '../domainxml/index.js';
 import { removeDomainCgroup } from './domain-cgroup.js';
 import { removeTaps } from './net-tap.js';
 import type { DriverCore } from './core.js';
@@ -23,6 +23,7 @@ export function notRunning(): MpvirtError {
 export async function writeStatus(core: DriverCore, obj: DomainObject, job?: string): Promise<void> {
   const rt = obj.runtime;
   if (!rt || rt.stopping) return;
+  const volumes = resolvedVolumes(obj.liveDef ?? obj.def);
   const rec: StatusRecord = {
     version: 1,
     name: obj.name,
@@ -31,6 +32,8 @@ export async function writeStatus(core: DriverCore, obj: DomainObject, job?: str
     state: obj.state.state,
     reason: obj.state.reason,
     liveXml: formatDomainXml(obj.liveDef ?? obj.def),
+    // the XML shows a volume disk's pool and volume only: what it runs on is kept beside it
+    ...(volumes.size > 0 ? { volumes: Object.fromEntries(volumes) } : {}),
     persistent: obj.persistent,
     main: { pid: rt.main.handle.pid, startTime: String(rt.main.handle.startTime ?? ''), qmpPath: rt.main.qmpPath, ...(rt.main.credentials ?? {}) },
     remotes: rt.remotes.map((r) => ({

@@ -119,6 +119,21 @@ export class StorageDriver {
     throw new MpvirtError('VIR_ERR_NO_STORAGE_POOL', clean === path ? `no storage pool with matching target path '${path}'` : `no storage pool with matching target path '${path}' (${clean})`, { domain: 'STORAGE' });
   }
 
+  /**
+   * A domain's `<disk type='volume'>` at start: the volume's path and whether it is a file or a
+   * block device (libvirt's virDomainDiskTranslateSourcePool for a dir pool, with its errors).
+   */
+  resolveDiskVolume(pool: string, volume: string): { path: string; type: 'file' | 'block' } {
+    const p = this.lookupByName(pool);
+    if (!p.active) throw new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', `storage pool '${pool}' containing volume '${volume}' is not active`);
+    const vol = p.volumes.get(volume);
+    if (!vol) throw new MpvirtError('VIR_ERR_NO_STORAGE_VOL', `no storage vol with matching name '${volume}'`, { domain: 'STORAGE' });
+    if ((vol.type !== 'file' && vol.type !== 'block') || !vol.path) {
+      throw new MpvirtError('VIR_ERR_CONFIG_UNSUPPORTED', `unsupported volume type '${vol.type}' for volume '${volume}' of pool '${pool}'`);
+    }
+    return { path: vol.path, type: vol.type };
+  }
+
   /** virConnectListAllStoragePools: sorted by name, filtered by flags. */
   listAll(flags: number): PoolObject[] {
     checkFlags(flags, 0x3f | ALL_POOL_TYPES, 'virConnectListAllStoragePools');

@@ -4,7 +4,7 @@
  * valid against libvirt's own capability.rng (virt-xml-validate), the host's
  * stable UUID and CPUs, the default emulator's machine types listed as
  * libvirt lists them, and a kvm domain type only where KVM is usable.
- * Plus `virsh maxvcpus` and the NO_SUPPORT answer for domcapabilities.
+ * Plus `virsh maxvcpus`, and `virsh domcapabilities` against domaincaps.rng.
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, writeFileSync } from 'node:fs';
@@ -96,11 +96,15 @@ describe('virsh maxvcpus and domcapabilities', () => {
     expect(await r.virsh(['maxvcpus', '--type', 'xen'])).toMatchObject({ code: 1, stdout: '\n', stderr: "error: invalid argument: unknown type 'xen'\n" });
   });
 
-  it('domcapabilities is not offered (NO_SUPPORT, which virt-manager tolerates)', async () => {
-    expect(await r.virsh(['domcapabilities'])).toMatchObject({
-      code: 1,
-      stdout: '\n',
-      stderr: 'error: failed to get emulator capabilities\nerror: this function is not supported by the connection driver: virConnectGetDomainCapabilities\n',
-    });
+  it("domcapabilities validates against libvirt's domaincaps.rng, for each virt type mpvirtd runs", async () => {
+    for (const args of [[], ['--virttype', 'qemu', '--machine', 'q35']]) {
+      const res = await r.virsh(['domcapabilities', ...args]);
+      expect([res.code, res.stderr]).toEqual([0, '']);
+      const file = join(r.h.dir, 'domcaps.xml');
+      writeFileSync(file, res.stdout.replace(/\n\n$/, ''));
+      const v = spawnSync('/usr/bin/virt-xml-validate', [file, 'domaincaps'], { encoding: 'utf8' });
+      expect([v.status, v.stdout + v.stderr]).toEqual([0, `${file} validates\n`]);
+      expect(res.stdout).toContain('<path>/usr/bin/qemu-system-x86_64</path>');
+    }
   });
 });

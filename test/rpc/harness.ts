@@ -56,6 +56,7 @@ export class RpcHarness {
     this.driver = await this.h.driver(driverOpts);
     this.storage = new StorageDriver({ configDir: join(this.h.dir, 'storage'), stateDir: join(this.h.dir, 'storage-state'), log: this.log });
     await this.storage.init();
+    this.driver.volumes = (pool, volume) => this.storage.resolveDiskVolume(pool, volume);
     this.server = await startRpcServer({ driver: this.driver, storage: this.storage, socketPath: this.socket, socketRoPath: this.socketRo, log: this.log, ...opts });
     return this;
   }

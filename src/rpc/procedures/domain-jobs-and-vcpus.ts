@@ -9,6 +9,7 @@
  */
 import { MpvirtError } from '../../errors.js';
 import type { DomainObject } from '../../driver/domain-object.js';
+import { oneDefinition } from '../../driver/affect.js';
 import { nonnullDomain, REMOTE_PROGRAM } from '../protocol.js';
 import * as x from '../xdr.js';
 import { checkFlags, proc, resolveDomain, type Procedure } from './types.js';
@@ -34,15 +35,6 @@ const jobInfo = x.struct({
 /** An empty typed-parameter list: nothing to report, so no value is ever encoded. */
 const noParams: x.Codec<never[]> = x.array({ encode: () => { throw new Error('no typed parameters'); }, decode: () => { throw new Error('no typed parameters'); } } as x.Codec<never>, 64);
 
-/** virDomainObjGetDefs: which definition the flags name, with libvirt's refusals. */
-function pickDef(obj: DomainObject, flags: number): 'live' | 'config' {
-  if ((flags & AFFECT_LIVE) && (flags & AFFECT_CONFIG)) throw new MpvirtError('VIR_ERR_INVALID_ARG', "Flags 'live' and 'config' are mutually exclusive");
-  const live = (flags & AFFECT_LIVE) !== 0 || ((flags & AFFECT_CONFIG) === 0 && obj.active);
-  if (live && !obj.active) throw notRunning();
-  if (!live && !obj.persistent) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'transient domains do not have any persistent config');
-  return live ? 'live' : 'config';
-}
-
 export const domainJobVcpuProcedures: Procedure[] = [
   proc({
     program: R, proc: 351, name: 'DOMAIN_GET_IOTHREAD_INFO', api: 'virDomainGetIOThreadInfo',
@@ -50,7 +42,7 @@ export const domainJobVcpuProcedures: Procedure[] = [
     ret: x.struct({ info: x.array(x.struct({ iothread_id: x.uint, cpumap: x.opaque(2048) }), 16384), ret: x.uint }), readOnlySafe: true,
     handler: (ctx, { dom, flags }) => {
       checkFlags(flags, AFFECT_LIVE | AFFECT_CONFIG, 'qemuDomainGetIOThreadInfo');
-      pickDef(resolveDomain(ctx, dom), flags);
+      oneDefinition(resolveDomain(ctx, dom), flags);
       return { info: [], ret: 0 };
     },
   }),
@@ -77,7 +69,7 @@ export const domainJobVcpuProcedures: Procedure[] = [
         if (!obj.active) throw notRunning();
         throw new MpvirtError('VIR_ERR_ARGUMENT_UNSUPPORTED', 'QEMU guest agent is not configured');
       }
-      const def = pickDef(obj, flags) === 'live' ? obj.liveDef ?? obj.def : obj.pendingDef ?? obj.def;
+      const { def } = oneDefinition(obj, flags);
       return { num: flags & VCPU_MAXIMUM ? def.vcpu.count : def.vcpu.current ?? def.vcpu.count };
     },
   }),

@@ -7,6 +7,7 @@
  */
 import { MpvirtError } from '../../errors.js';
 import type { DomainObject } from '../../driver/domain-object.js';
+import { oneDefinition } from '../../driver/affect.js';
 import { emulatorCpus, vcpuCpus } from '../../driver/cpu-pinning.js';
 import { answerParams, tp, TYPED_PARAM_STRING_OKAY, type TypedParam } from '../../typed-params.js';
 import { nonnullDomain, REMOTE_PROGRAM } from '../protocol.js';
@@ -42,16 +43,6 @@ export function cpumap(cpus: readonly number[], maplen: number): Buffer {
   const b = Buffer.alloc(maplen);
   for (const c of cpus) if (c >= 0 && c < maplen * 8) b[c >> 3]! |= 1 << (c & 7);
   return b;
-}
-
-
-/** virDomainObjGetDefs for the pin queries: the live or the persistent definition. */
-function defFor(obj: DomainObject, flags: number): DomainObject['def'] {
-  if ((flags & AFFECT_LIVE) && (flags & AFFECT_CONFIG)) throw new MpvirtError('VIR_ERR_INVALID_ARG', "Flags 'live' and 'config' are mutually exclusive");
-  const live = (flags & AFFECT_LIVE) !== 0 || ((flags & AFFECT_CONFIG) === 0 && obj.active);
-  if (live && !obj.active) throw notRunning();
-  if (!live && !obj.persistent) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'transient domains do not have any persistent config');
-  return live ? obj.liveDef ?? obj.def : obj.pendingDef ?? obj.def;
 }
 
 
@@ -152,7 +143,7 @@ export const domainStatsProcedures: Procedure[] = [
       if (ncpumaps > VCPUINFO_MAX) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', 'ncpumaps > REMOTE_VCPUINFO_MAX');
       if (ncpumaps * maplen > CPUMAPS_MAX) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', 'maxinfo * maplen > REMOTE_CPUMAPS_MAX');
       checkFlags(flags, AFFECT_LIVE | AFFECT_CONFIG, 'qemuDomainGetVcpuPinInfo');
-      const def = defFor(resolveDomain(ctx, dom), flags);
+      const def = oneDefinition(resolveDomain(ctx, dom), flags).def;
       const n = Math.min(Math.max(0, ncpumaps), def.vcpu.count);
       const maps = Buffer.alloc(Math.max(0, ncpumaps * maplen));
       for (let i = 0; i < n; i++) cpumap(vcpuCpus(def, i), maplen).copy(maps, i * maplen);
@@ -166,7 +157,7 @@ export const domainStatsProcedures: Procedure[] = [
     handler: (ctx, { dom, maplen, flags }) => {
       if (maplen > CPUMAPS_MAX) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', 'maplen > REMOTE_CPUMAPS_MAX');
       checkFlags(flags, AFFECT_LIVE | AFFECT_CONFIG, 'qemuDomainGetEmulatorPinInfo');
-      const def = defFor(resolveDomain(ctx, dom), flags);
+      const def = oneDefinition(resolveDomain(ctx, dom), flags).def;
       return { cpumaps: cpumap(emulatorCpus(def), maplen), ret: 1 };
     },
   }),

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { MpvirtError } from '../../errors.js';
 import type { DomainObject } from '../../driver/domain-object.js';
+import { oneDefinition } from '../../driver/affect.js';
 import { blockIoTune, BLOCK_IOTUNE_FIELDS } from '../../driver/api-stats.js';
 import { interfaceHostName } from '../../driver/domain-stats.js';
 import type { InterfaceDef } from '../../domainxml/model.js';
@@ -37,15 +38,6 @@ const PERF_EVENTS = [
 
 const notRunning = (): MpvirtError => new MpvirtError('VIR_ERR_OPERATION_INVALID', 'domain is not running');
 
-/** virDomainObjGetOneDefState: the live or the persistent definition, and which. */
-function oneDef(obj: DomainObject, flags: number): { def: DomainObject['def']; live: boolean } {
-  if ((flags & AFFECT_LIVE) && (flags & AFFECT_CONFIG)) throw new MpvirtError('VIR_ERR_INVALID_ARG', "Flags 'live' and 'config' are mutually exclusive");
-  const live = (flags & AFFECT_LIVE) !== 0 || ((flags & AFFECT_CONFIG) === 0 && obj.active);
-  if (live && !obj.active) throw notRunning();
-  if (!live && !obj.persistent) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'transient domains do not have any persistent config');
-  return { def: live ? obj.liveDef ?? obj.def : obj.pendingDef ?? obj.def, live };
-}
-
 /** virDomainNetFind: by MAC address, else by host interface name. */
 function findNet(def: DomainObject['def'], device: string): InterfaceDef {
   const nets = def.devices.filter((d): d is InterfaceDef => d.kind === 'interface');
@@ -73,7 +65,7 @@ export const domainTuningQueryProcedures: Procedure[] = [
     args: x.struct({ dom: nonnullDomain, nparams: x.int, flags: x.uint }), ret: x.struct({ params: typedParams(NUMA_PARAMETERS_MAX), nparams: x.int }), readOnlySafe: true,
     handler: (ctx, { dom, nparams, flags }) => {
       checkFlags(flags, AFFECT_LIVE | AFFECT_CONFIG | TYPED_PARAM_STRING_OKAY, 'qemuDomainGetNumaParameters');
-      oneDef(resolveDomain(ctx, dom), flags);
+      oneDefinition(resolveDomain(ctx, dom), flags);
       // no <numatune>: libvirt's default mode, strict (0), on no particular nodes
       const params: TypedParam[] = [tp.int('numa_mode', 0), tp.string('numa_nodeset', '')];
       return answerParams(params, nparams, flags | TYPED_PARAM_STRING_OKAY, NUMA_PARAMETERS_MAX);
@@ -84,7 +76,7 @@ export const domainTuningQueryProcedures: Procedure[] = [
     args: x.struct({ dom: nonnullDomain, device: x.string(), nparams: x.int, flags: x.uint }), ret: x.struct({ params: typedParams(INTERFACE_PARAMETERS_MAX), nparams: x.int }), readOnlySafe: true,
     handler: (ctx, { dom, device, nparams, flags }) => {
       checkFlags(flags, AFFECT_LIVE | AFFECT_CONFIG | TYPED_PARAM_STRING_OKAY, 'qemuDomainGetInterfaceParameters');
-      const { def } = oneDef(resolveDomain(ctx, dom), flags);
+      const { def } = oneDefinition(resolveDomain(ctx, dom), flags);
       if (nparams === 0) return { params: [], nparams: 7 };
       findNet(def, device);
       // mpvirtd sets no <bandwidth>: nothing is limited
@@ -99,7 +91,7 @@ export const domainTuningQueryProcedures: Procedure[] = [
       if (nparams > BLOCK_IO_TUNE_PARAMETERS_MAX) throw new MpvirtError('VIR_ERR_RPC', 'nparams too large');
       checkFlags(flags, AFFECT_LIVE | AFFECT_CONFIG | TYPED_PARAM_STRING_OKAY, 'qemuDomainGetBlockIoTune');
       const obj = resolveDomain(ctx, dom);
-      const { def, live } = oneDef(obj, flags);
+      const { def, live } = oneDefinition(obj, flags);
       const count = BLOCK_IOTUNE_FIELDS.length + 1;
       if (nparams === 0) return { params: [], nparams: count };
       const t = await blockIoTune(obj, def, disk ?? '', live);
@@ -116,7 +108,7 @@ export const domainTuningQueryProcedures: Procedure[] = [
     args: x.struct({ dom: nonnullDomain, flags: x.uint }), ret: x.struct({ params: typedParams(PERF_EVENTS_MAX) }), readOnlySafe: true,
     handler: (ctx, { dom, flags }) => {
       checkFlags(flags, AFFECT_LIVE | AFFECT_CONFIG | TYPED_PARAM_STRING_OKAY, 'qemuDomainGetPerfEvents');
-      oneDef(resolveDomain(ctx, dom), flags);
+      oneDefinition(resolveDomain(ctx, dom), flags);
       return { params: PERF_EVENTS.map((e) => tp.bool(e, false)) };
     },
   }),
