@@ -25,6 +25,7 @@ export const DEBIAN_PACKAGES = {
   'libvirt-daemon-system': "libvirt's own daemon, started privately by tests as the reference (../shared/tools/private-libvirtd.sh)",
   'dnsmasq-base': "needed by libvirt's own daemon",
   virtinst: 'virt-install, whose --print-xml documents the define-time tests use',
+  ansible: "ansible with community.libvirt, for the playbook tests (docs/examples)",
 };
 
 function missingPackages() {
