@@ -26,6 +26,7 @@ export const DEBIAN_PACKAGES = {
   'dnsmasq-base': "needed by libvirt's own daemon",
   virtinst: 'virt-install, whose --print-xml documents the define-time tests use',
   ansible: "ansible with community.libvirt, for the playbook tests (docs/examples)",
+  'openssh-server': 'sshd, run privately on 127.0.0.1 by the two-host ansible test (virt-ssh-helper over qemu+ssh)',
 };
 
 function missingPackages() {

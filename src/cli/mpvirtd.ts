@@ -31,6 +31,15 @@ The mpvirt daemon: manages multi-process QEMU domains for mpqemu:///system
                        or libvirt's 1-4
   --timeout SECONDS    exit after SECONDS idle (never while a domain runs);
                        also --timeout=SECONDS; 0 means never
+  --drop-in            drop-in mode (also drop_in = 1 in the configuration
+                       file): on a host without libvirt's QEMU daemon, also
+                       answer plain qemu:///system at libvirt's sockets
+                       /run/libvirt/libvirt-sock (legacy mode) and
+                       /run/libvirt/virtqemud-sock (direct mode), and their
+                       -ro twins. System instance only. Refused if
+                       /usr/sbin/libvirtd or /usr/sbin/virtqemud is installed
+                       (an executable file) or anything accepts connections
+                       on one of those paths
   -h, --help           show this help and exit
   -V, --version        show the version and exit
 
@@ -42,7 +51,10 @@ PATH): copy virtmpqemud.service, virtmpqemud.socket and virtmpqemud-ro.socket
 from the package's systemd/ directory to /etc/systemd/system, then
   systemctl daemon-reload && systemctl enable --now virtmpqemud.socket
 systemd then starts mpvirtd on the first connection (socket activation:
-LISTEN_FDS) and it exits after 120 idle seconds (--timeout 120).
+LISTEN_FDS) and it exits after 120 idle seconds (--timeout 120). For drop-in
+mode, also enable virtmpqemud-libvirtd.socket, virtmpqemud-libvirtd-ro.socket,
+virtmpqemud-virtqemud.socket and virtmpqemud-virtqemud-ro.socket, and set
+drop_in = 1 in /etc/mpvirt/mpvirtd.conf.
 `;
 
 const options = {
@@ -56,6 +68,7 @@ const options = {
   config: { type: 'string' },
   'log-level': { type: 'string' },
   timeout: { type: 'string' },
+  'drop-in': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -144,6 +157,7 @@ try {
     ...(values['log-dir'] !== undefined && { logDir: values['log-dir'] }),
     ...(values.config !== undefined && { config: values.config }),
     ...(values['log-level'] !== undefined && { logLevel: values['log-level'] }),
+    ...(values['drop-in'] === true && { dropIn: true }),
     timeout,
     onIdleTimeout: () => void shutdown('idle timeout'),
   });
@@ -157,6 +171,7 @@ daemon.logger.info(
     mode: paths.mode,
     socket: paths.socket,
     socketRo: paths.socketRo,
+    ...(daemon.dropInSockets.length > 0 && { dropIn: daemon.dropInSockets }),
     configDir: paths.configDir,
     stateDir: paths.stateDir,
     logDir: paths.logDir,

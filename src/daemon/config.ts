@@ -19,6 +19,8 @@ export interface DaemonConfig {
   logLimitBytes?: number;
   /** [first, last] ids QEMU processes run as; null (`[]`): as the daemon's own user */
   jailIds?: readonly [number, number] | null;
+  /** `drop_in = 1`: also answer plain qemu:///system at libvirt's own socket paths (drop-in.ts) */
+  dropIn?: boolean;
 }
 
 type ConfValue = string | number | ConfValue[];
@@ -62,6 +64,11 @@ const SETTINGS: Record<string, Setting> = {
     const ok = Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 1 && x < 0x7fffffff) && (v[0] as number) <= (v[1] as number);
     if (!ok) throw bad('[first, last] ids with 1 <= first <= last < 2147483647, or [] to run QEMU as the daemon\'s user');
     return { jailIds: [v[0] as number, v[1] as number] as const };
+  },
+  // virconf has no booleans: libvirt's own switches are 0/1 integers
+  drop_in: (v, bad) => {
+    if (v !== 0 && v !== 1) throw bad('0 or 1');
+    return { dropIn: v === 1 };
   },
 };
 

@@ -17,6 +17,7 @@ import { QemuDriver } from '../driver/driver.js';
 import { StorageDriver } from '../storage/storage-driver.js';
 import type { ActivatedSockets } from './socket-activation.js';
 import { tryLockExclusive, unlock } from './flock.js';
+import { prepareDropIn, refuseStrayDropInSockets } from './drop-in.js';
 
 export { normalizeLogLevel, parseDaemonConfig, readDaemonConfig, type DaemonConfig } from './config.js';
 
@@ -163,6 +164,8 @@ export interface DaemonOptions extends PathOptions {
   defaultEmulator?: string;
   /** systemd socket activation (socket-activation.ts): accept on these instead of binding */
   activatedSockets?: ActivatedSockets;
+  /** `--drop-in`: also answer at libvirt's qemu:///system sockets (drop-in.ts); beats `drop_in` in the file */
+  dropIn?: boolean;
   /** `--timeout N`: after N idle seconds, onIdleTimeout (default: stop()). 0 or absent: never. */
   timeout?: number;
   /** extra idle condition (the RPC layer: no clients); idle also needs no running domain and no job */
@@ -175,6 +178,8 @@ export interface Daemon {
   storage: StorageDriver;
   paths: DaemonPaths;
   config: DaemonConfig;
+  /** drop-in mode's socket paths, empty when it is off */
+  dropInSockets: readonly string[];
   logger: pino.Logger;
   /** one more condition for being idle (all must hold) */
   addIdleCheck(check: () => boolean): void;
@@ -185,6 +190,10 @@ export interface Daemon {
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const paths = resolveDaemonPaths(opts, opts.env);
   const config = await readDaemonConfig(paths.configFile, paths.configFileExplicit);
+  // before the lock and the driver: a refused drop-in mode leaves nothing behind
+  const dropIn = opts.dropIn ?? config.dropIn ?? false;
+  if (!dropIn) refuseStrayDropInSockets(opts.activatedSockets);
+  const extraSockets = dropIn ? await prepareDropIn(paths.mode, opts.activatedSockets) : [];
   const level = normalizeLogLevel(opts.logLevel ?? config.logLevel ?? 'info');
   if (!level) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unknown log level '${opts.logLevel}'`);
   const dest = opts.logDestination;
@@ -259,6 +268,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     server = await startRpcServer({
       driver, storage, socketPath: paths.socket, ...(paths.socketRo !== undefined && { socketRoPath: paths.socketRo }), log,
       ...(activated && { socketFd: activated.rw, ...(activated.ro !== undefined && { socketRoFd: activated.ro }) }),
+      ...(extraSockets.length > 0 && { extraSockets }),
     });
   } catch (e) {
     await driver.detach().catch(() => {});
@@ -306,5 +316,5 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     idleTimer.unref();
   }
 
-  return { driver, storage, paths, config, logger, stop, addIdleCheck: (c) => void checks.push(c) };
+  return { driver, storage, paths, config, dropInSockets: extraSockets.map((s) => s.path), logger, stop, addIdleCheck: (c) => void checks.push(c) };
 }

@@ -23,7 +23,7 @@ export const CPU_MAP_DIR = '/usr/share/libvirt/cpu_map';
 
 let x86Map: X86Map | undefined;
 const readMapFile = (name: string): string => readFileSync(join(CPU_MAP_DIR, name), 'utf8');
-function cpuMap(): X86Map {
+export function cpuMap(): X86Map {
   x86Map ??= loadX86Map(readMapFile);
   return x86Map;
 }

@@ -23,6 +23,7 @@ import { superviseRemote } from './remote-supervision.js';
 import { openTaps } from './net-tap.js';
 import { applyPinning, hasPinning } from './cpu-pinning.js';
 import { resolveVolumes } from './volumes.js';
+import { refreshLiveCpu } from './live-cpu.js';
 import type { DriverCore } from './core.js';
 import type { DomainObject, DomainRuntime } from './domain-object.js';
 import { Detail, LifecycleEvent } from './events.js';
@@ -159,6 +160,8 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
       const chardevs = await rt.main.qmp.execute<Array<{ label: string; filename: string }>>('query-chardev');
       obj.liveDef = withPtyPaths(obj.liveDef ?? live, ptyPathsOf(chardevs));
     }
+    // qemuProcessUpdateAndVerifyCPU: the <cpu> QEMU really gave the guest (or libvirt's refusal)
+    await refreshLiveCpu(core, obj);
     // <cputune> / <vcpu cpuset>: the threads' affinity before the guest runs (qemuProcessSetupVcpus)
     if (hasPinning(live)) await applyPinning(obj, obj.liveDef ?? live);
     await writeStatus(core, obj);

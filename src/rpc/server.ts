@@ -28,6 +28,8 @@ export interface RpcServerOptions {
   /** systemd socket activation: already listening sockets to accept on instead of binding the paths */
   socketFd?: number;
   socketRoFd?: number;
+  /** more sockets served the same way (drop-in mode's): bound at `path`, or accepted on `fd` (socket activation) */
+  extraSockets?: readonly ExtraSocket[];
   log: Logger;
   /** connections at once over both sockets; more are closed on accept (libvirt's max_clients: 5000) */
   maxClients?: number;
@@ -41,6 +43,12 @@ export interface RpcServerOptions {
   maxOutboundBytes?: number;
   /** the procedures served; default: every area in procedures/index.ts */
   registry?: ProcedureRegistry;
+}
+
+export interface ExtraSocket {
+  path: string;
+  readOnly: boolean;
+  fd?: number;
 }
 
 export interface RpcServer {
@@ -81,16 +89,27 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     void client.done.then(() => clients.delete(client));
   };
 
+  const extra = opts.extraSockets ?? [];
+  // every path is checked before the first is bound: a refusal leaves none of ours half-created
+  const toBind = [
+    ...(opts.socketFd === undefined ? [opts.socketPath] : []),
+    ...(opts.socketRoFd === undefined && opts.socketRoPath ? [opts.socketRoPath] : []),
+    ...extra.filter((e) => e.fd === undefined).map((e) => e.path),
+  ];
+  for (const path of toBind) await refuseLiveSocket(path);
   const listeners: Listener[] = [];
   try {
     listeners.push(opts.socketFd !== undefined ? await adopt(opts.socketFd, opts.socketPath, accept(false)) : await listen(opts.socketPath, 0o600, accept(false)));
     if (opts.socketRoFd !== undefined) listeners.push(await adopt(opts.socketRoFd, opts.socketRoPath ?? `fd ${opts.socketRoFd}`, accept(true)));
     else if (opts.socketRoPath) listeners.push(await listen(opts.socketRoPath, 0o666, accept(true)));
+    for (const e of extra) {
+      listeners.push(e.fd !== undefined ? await adopt(e.fd, e.path, accept(e.readOnly)) : await listen(e.path, e.readOnly ? 0o666 : 0o600, accept(e.readOnly)));
+    }
   } catch (e) {
     await Promise.all(listeners.map((l) => closeListener(l)));
     throw e;
   }
-  opts.log.info({ socket: opts.socketPath, socketRo: opts.socketRoPath }, 'listening for libvirt clients');
+  opts.log.info({ socket: opts.socketPath, socketRo: opts.socketRoPath, ...(extra.length > 0 && { extraSockets: extra.map((e) => e.path) }) }, 'listening for libvirt clients');
 
   let closing: Promise<void> | undefined;
   return {
@@ -160,7 +179,7 @@ async function adopt(fd: number, what: string, onConnection: (s: Socket) => void
 }
 
 /** A socket file someone still accepts on is a running daemon's; anything else but a socket is not ours to delete. */
-async function refuseLiveSocket(path: string): Promise<void> {
+export async function refuseLiveSocket(path: string): Promise<void> {
   let st;
   try {
     st = lstatSync(path);

@@ -45,8 +45,10 @@ export class MpvirtdProcess {
   readonly exited: Promise<Exit>;
   exit: Exit | undefined;
 
-  constructor(cli: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `launcher`: a command that execs its arguments (e.g. into a namespace), so `pid` stays the daemon's */
+  constructor(cli: string, args: string[], env: NodeJS.ProcessEnv = {}, launcher: readonly string[] = []) {
+    const argv = [...launcher, process.execPath, cli, ...args];
+    this.child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (s: string) => (this.stdout += s));
     this.child.stderr!.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
     this.exited = new Promise((res) =>

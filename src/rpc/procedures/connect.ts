@@ -59,7 +59,9 @@ export const connectProcedures: Procedure[] = [
     handler: (ctx, { name, flags }) => {
       if (ctx.conn.opened) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', 'connection already open');
       // the client strips its transport parameters (socket=, mode=, …) but forwards unknown ones
-      const uri = name === null ? 'mpqemu:///system' : name.replace(/\?.*$/s, '');
+      // "" is a client with no URI asking the daemon to probe (libvirtd picks its first driver):
+      // plain `virsh` as root reaches us that way on the drop-in sockets
+      const uri = name === null || name === '' ? 'mpqemu:///system' : name.replace(/\?.*$/s, '');
       if (!ACCEPTED_URIS.has(uri)) throw new MpvirtError('VIR_ERR_NO_CONNECT', name ?? '<null>', { domain: 'NONE' });
       ctx.conn.markOpen(uri, (flags & VIR_CONNECT_RO) !== 0);
     },
