@@ -8,7 +8,7 @@ import { formatDomainXml } from '../domainxml/index.js';
 import { NO_EXTRA, type DomainDef, type MemballoonDef } from '../domainxml/model.js';
 import { validateDomainName } from '../domainxml/validate.js';
 import { makeElement } from '../domainxml/xmltree.js';
-import { MpvirtError } from '../errors.js';
+import { checkFlags, MpvirtError } from '../errors.js';
 import { Affect, affected, persistentDef, savePersistentDef } from './affect.js';
 import type { DriverCore } from './core.js';
 import type { DomainObject } from './domain-object.js';
@@ -16,7 +16,7 @@ import { runJob } from './domain-job.js';
 import { LifecycleEvent } from './events.js';
 import { writeStatus } from './stop.js';
 import { linuxToQnum } from './keycodes.js';
-import { forgetVcpuThreads } from './domain-stats.js';
+import { forgetVcpuThreads, hasBalloon } from './domain-stats.js';
 import { applyPinning, checkPinCpus, withEmulatorPin, withVcpuPin } from './cpu-pinning.js';
 
 /** VIR_DOMAIN_MEM_MAXIMUM / VIR_DOMAIN_VCPU_MAXIMUM */
@@ -24,10 +24,6 @@ const MAXIMUM = 4;
 const VCPU_GUEST = 8;
 const VCPU_HOTPLUGGABLE = 16;
 
-function checkFlagsIn(flags: number, allowed: number, fn: string): void {
-  const extra = (flags & ~allowed) >>> 0;
-  if (extra) throw new MpvirtError('VIR_ERR_INVALID_ARG', `unsupported flags (0x${extra.toString(16)}) in function ${fn}`);
-}
 
 /** virDomainObjGetDefs: both definitions a call changes (undefined: not that one). */
 function defsOf(obj: DomainObject, flags: number): { live?: DomainDef; config?: DomainDef } {
@@ -35,11 +31,10 @@ function defsOf(obj: DomainObject, flags: number): { live?: DomainDef; config?: 
   return { ...(live ? { live: obj.liveDef ?? obj.def } : {}), ...(config ? { config: persistentDef(obj) } : {}) };
 }
 
-const hasBalloon = (def: DomainDef): boolean => def.devices.some((d) => d.kind === 'memballoon' && d.model !== 'none');
 
 /** virDomainSetMemoryFlags: the balloon target (live), the current or maximum memory (config). */
 export function setMemory(core: DriverCore, obj: DomainObject, kib: number, flags: number): Promise<void> {
-  checkFlagsIn(flags, Affect.LIVE | Affect.CONFIG | MAXIMUM, 'qemuDomainSetMemoryFlags');
+  checkFlags(flags, Affect.LIVE | Affect.CONFIG | MAXIMUM, 'qemuDomainSetMemoryFlags');
   return runJob(core, obj, 'remoteDispatchDomainSetMemoryFlags', async () => {
     const { live, config } = defsOf(obj, flags & (Affect.LIVE | Affect.CONFIG));
     if (flags & MAXIMUM) {
@@ -77,7 +72,7 @@ interface HotpluggableCpu { type: string; 'vcpus-count': number; props: Record<s
 
 /** virDomainSetVcpusFlags: the vCPU count of the definition, or vCPUs plugged into the guest. */
 export function setVcpus(core: DriverCore, obj: DomainObject, n: number, flags: number): Promise<void> {
-  checkFlagsIn(flags, Affect.LIVE | Affect.CONFIG | MAXIMUM | VCPU_GUEST | VCPU_HOTPLUGGABLE, 'qemuDomainSetVcpusFlags');
+  checkFlags(flags, Affect.LIVE | Affect.CONFIG | MAXIMUM | VCPU_GUEST | VCPU_HOTPLUGGABLE, 'qemuDomainSetVcpusFlags');
   return runJob(core, obj, 'remoteDispatchDomainSetVcpusFlags', async () => {
     const { live, config } = defsOf(obj, flags & (Affect.LIVE | Affect.CONFIG));
     if (flags & VCPU_GUEST) throw new MpvirtError('VIR_ERR_ARGUMENT_UNSUPPORTED', 'QEMU guest agent is not configured');
@@ -140,7 +135,7 @@ function withStatsPeriod(def: DomainDef, period: number): DomainDef {
 
 /** virDomainSetMemoryStatsPeriod: how often the guest's balloon driver reports (start.ts applies it at start). */
 export function setMemoryStatsPeriod(core: DriverCore, obj: DomainObject, period: number, flags: number): Promise<void> {
-  checkFlagsIn(flags, Affect.LIVE | Affect.CONFIG, 'qemuDomainSetMemoryStatsPeriod');
+  checkFlags(flags, Affect.LIVE | Affect.CONFIG, 'qemuDomainSetMemoryStatsPeriod');
   return runJob(core, obj, 'remoteDispatchDomainSetMemoryStatsPeriod', async () => {
     const { live, config } = defsOf(obj, flags);
     const noBalloon = (): MpvirtError => new MpvirtError('VIR_ERR_INTERNAL_ERROR', 'No memory balloon device configured, can not set the collection period');
@@ -169,7 +164,7 @@ const CODESET_NAMES = ['linux', 'xt', 'atset1', 'atset2', 'atset3', 'os_x', 'xt_
 
 /** virDomainSendKey: keys pressed together for `holdtime` ms (qemuDomainSendKey). */
 export function sendKey(core: DriverCore, obj: DomainObject, codeset: number, holdtime: number, keycodes: number[], flags: number): Promise<void> {
-  checkFlagsIn(flags, 0, 'qemuDomainSendKey');
+  checkFlags(flags, 0, 'qemuDomainSendKey');
   const qnums = keycodes.map((k) => {
     const q = codeset === CODESET_QNUM ? k : codeset === CODESET_LINUX ? linuxToQnum(k) : undefined;
     if (q === undefined) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `cannot translate keycode ${k} of ${CODESET_NAMES[codeset] ?? String(codeset)} codeset to qnum keycode`);
@@ -183,7 +178,7 @@ export function sendKey(core: DriverCore, obj: DomainObject, codeset: number, ho
 
 /** virDomainRename: a shut-off persistent domain gets a new name; its file and autostart link follow. */
 export function rename(core: DriverCore, obj: DomainObject, newName: string | null, flags: number): Promise<void> {
-  checkFlagsIn(flags, 0, 'qemuDomainRename');
+  checkFlags(flags, 0, 'qemuDomainRename');
   return runJob(core, obj, 'remoteDispatchDomainRename', async () => {
     if (newName === null) throw new MpvirtError('VIR_ERR_INVALID_ARG', 'new_name in virDomainRename must not be NULL');
     if (obj.active) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'cannot rename active domain');
@@ -208,7 +203,7 @@ export function rename(core: DriverCore, obj: DomainObject, newName: string | nu
 
 /** virDomainPinVcpuFlags: vCPU `n` to these CPUs, in the running guest and/or its definition. */
 export function pinVcpu(core: DriverCore, obj: DomainObject, n: number, cpus: number[], flags: number): Promise<void> {
-  checkFlagsIn(flags, Affect.LIVE | Affect.CONFIG, 'qemuDomainPinVcpuFlags');
+  checkFlags(flags, Affect.LIVE | Affect.CONFIG, 'qemuDomainPinVcpuFlags');
   return runJob(core, obj, 'remoteDispatchDomainPinVcpuFlags', async () => {
     const { live, config } = defsOf(obj, flags);
     if (config && n >= config.vcpu.count) throw new MpvirtError('VIR_ERR_INVALID_ARG', `vcpu ${n} is out of range of persistent cpu count ${config.vcpu.count}`);
@@ -227,7 +222,7 @@ export function pinVcpu(core: DriverCore, obj: DomainObject, n: number, cpus: nu
 
 /** virDomainPinEmulator: the emulator threads to these CPUs. */
 export function pinEmulator(core: DriverCore, obj: DomainObject, cpus: number[], flags: number): Promise<void> {
-  checkFlagsIn(flags, Affect.LIVE | Affect.CONFIG, 'qemuDomainPinEmulator');
+  checkFlags(flags, Affect.LIVE | Affect.CONFIG, 'qemuDomainPinEmulator');
   return runJob(core, obj, 'remoteDispatchDomainPinEmulator', async () => {
     const { live, config } = defsOf(obj, flags);
     checkPinCpus(cpus);
