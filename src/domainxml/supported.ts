@@ -24,7 +24,7 @@ const HARMLESS_TOP = new Set(['pm', 'seclabel', 'resource', 'memtune', 'blkiotun
 
 const SUPPORTED_FEATURES = new Set(['acpi', 'apic', 'pae', 'vmport', 'pmu', 'hap', 'hyperv', 'smm']);
 
-/** Child elements of typed elements that are harmless to ignore, per element. */
+/** Child elements of typed elements that are harmless to ignore, or acted on from the element's extra (a `<cpu>`'s `<feature>`s by machine-argv.ts), per element. */
 const HARMLESS_CHILDREN: Readonly<Record<string, ReadonlySet<string>>> = {
   disk: new Set(['iotune', 'backingStore']),
   cpu: new Set(['topology', 'feature']),

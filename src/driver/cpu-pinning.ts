@@ -29,6 +29,13 @@ export function formatCpuList(cpus: readonly number[]): string {
   return out.join(',');
 }
 
+/** CPU numbers as libvirt's cpumap (bit N of byte N/8), `maplen` bytes; CPUs beyond it are left out. */
+export function listToCpumap(cpus: readonly number[], maplen: number): Buffer {
+  const b = Buffer.alloc(maplen);
+  for (const c of cpus) if (c >= 0 && c < maplen * 8) b[c >> 3]! |= 1 << (c & 7);
+  return b;
+}
+
 /** A cpumap (bit N of byte N/8) as CPU numbers. */
 export function cpumapToList(map: Uint8Array): number[] {
   const out: number[] = [];
@@ -101,8 +108,8 @@ let setaffinity: SetAffinity | undefined;
 
 function setAffinity(tid: number, cpus: readonly number[]): void {
   setaffinity ??= koffi.load('libc.so.6').func('int sched_setaffinity(int, size_t, const uint8_t *)') as SetAffinity;
-  const mask = new Uint8Array(Math.max(8, Math.ceil((Math.max(...cpus) + 1) / 64) * 8));
-  for (const c of cpus) mask[c >> 3]! |= 1 << (c & 7);
+  // the kernel's cpumask_t is whole longs
+  const mask = listToCpumap(cpus, Math.max(8, Math.ceil((Math.max(...cpus) + 1) / 64) * 8));
   if (setaffinity(tid, mask.length, mask) !== 0) {
     throw new MpvirtError('VIR_ERR_SYSTEM_ERROR', `cannot set CPU affinity on process ${tid}: errno ${koffi.errno()}`);
   }

@@ -24,6 +24,31 @@ function cpuModel(def: DomainDef, accel: string): string {
 
 type Opt = readonly [string, string | boolean];
 
+/** libvirt's virQEMUCapsCPUFeaturesX86: feature names libvirt spells differently from QEMU. */
+export const QEMU_FEATURE_NAMES: Readonly<Record<string, string>> = {
+  cmp_legacy: 'cmp-legacy', ds_cpl: 'ds-cpl', fxsr_opt: 'fxsr-opt', kvm_pv_eoi: 'kvm-pv-eoi',
+  kvm_pv_unhalt: 'kvm-pv-unhalt', lahf_lm: 'lahf-lm', nodeid_msr: 'nodeid-msr', pclmuldq: 'pclmulqdq',
+  perfctr_core: 'perfctr-core', perfctr_nb: 'perfctr-nb', tsc_adjust: 'tsc-adjust',
+};
+
+/**
+ * `<cpu><feature policy=… name=…/>` as QEMU properties, in document order: force/require turn
+ * the feature on, disable/forbid off, optional leaves the model's default. A guest CPU's feature
+ * without a policy is required (virCPUDefParseXML).
+ */
+function cpuFeatureOpts(def: DomainDef): Opt[] {
+  const out: Opt[] = [];
+  for (const f of (def.cpu?.extra.children ?? []).filter((c) => c.ns === null && c.local === 'feature')) {
+    const name = attr(f, 'name');
+    if (!name) continue;
+    const policy = attr(f, 'policy') ?? 'require';
+    const qemu = QEMU_FEATURE_NAMES[name] ?? name;
+    if (policy === 'force' || policy === 'require') out.push([qemu, true]);
+    else if (policy === 'disable' || policy === 'forbid') out.push([qemu, false]);
+  }
+  return out;
+}
+
 /**
  * `-cpu MODEL,…` as optList pairs (so a model name or vendor id stays one value): timers
  * first, then the Hyper-V enlightenments in libvirt's order.
@@ -33,11 +58,15 @@ export function cpuOpts(def: DomainDef, accel: string): Opt[] {
   const on = (name: string): void => void parts.push([name, true]);
   const migratable = def.cpu?.extra.attrs.find((a) => a.name === 'migratable')?.value;
   if (migratable === 'off' && (def.cpu?.mode === 'host-passthrough' || def.cpu?.mode === 'maximum')) parts.push(['migratable', false]);
+  parts.push(...cpuFeatureOpts(def));
   for (const t of timers(def)) {
     const present = attr(t, 'present');
     if (attr(t, 'name') === 'kvmclock' && present !== undefined) parts.push(['kvmclock', present === 'yes']);
     if (attr(t, 'name') === 'hypervclock' && present === 'yes') on('hv-time');
   }
+  // <apic eoi='on|off'/>: the paravirtual end-of-interrupt
+  const eoi = attr(feature(def, 'apic') ?? { attrs: [] } as unknown as XElement, 'eoi');
+  if (eoi === 'on' || eoi === 'off') parts.push(['kvm-pv-eoi', eoi === 'on']);
   const hv = feature(def, 'hyperv');
   if (hv && (attr(hv, 'state') ?? 'on') === 'on') {
     if ((attr(hv, 'mode') ?? 'custom') === 'passthrough') on('hv-passthrough');
@@ -60,6 +89,8 @@ export function cpuOpts(def: DomainDef, accel: string): Opt[] {
       }
     }
   }
+  const pmu = feature(def, 'pmu');
+  if (pmu) parts.push(['pmu', (attr(pmu, 'state') ?? 'on') === 'on']);
   return parts;
 }
 

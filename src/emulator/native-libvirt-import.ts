@@ -13,6 +13,9 @@ import { DISK_DRIVERS, disksXml, type NativeDisk } from './native-disks-import.j
 import { graphicsXml } from './native-graphics-import.js';
 import { optionProps, type NativeCommand, type NativeProps } from './native-words.js';
 import { cannotConvert, el, type XmlText } from './native-xml.js';
+import { QEMU_FEATURE_NAMES } from './machine-argv.js';
+
+const LIBVIRT_FEATURE_NAMES: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(QEMU_FEATURE_NAMES).map(([l, q]) => [q, l]));
 
 const WITH_VALUE = new Set(['name', 'machine', 'accel', 'cpu', 'm', 'object', 'overcommit', 'smp', 'uuid', 'chardev', 'mon', 'rtc', 'boot', 'device', 'blockdev',
   'audiodev', 'display', 'sandbox', 'msg', 'spice', 'vnc', 'netdev', 'global', 'watchdog-action', 'kernel', 'initrd', 'append', 'add-fd']);
@@ -169,11 +172,17 @@ function machineXml(m: MainIn, q35Out: { q35: boolean }, hasRemotes: boolean) {
   const model = str(cpu, 'model') ?? 'qemu64';
   const hyperv: XmlText[] = [];
   const timers: XmlText[] = [];
+  const cpuFeatures: XmlText[] = [];
   let hvPassthrough = false;
+  let eoi: string | undefined;
+  let pmu: string | undefined;
   for (const [k, v] of Object.entries(cpu)) {
     if (k === 'model' || k === 'migratable') continue;
     const on = v === true || v === 'on';
-    if (k === 'kvmclock') timers.push(el('timer', { name: 'kvmclock', present: on ? 'yes' : 'no' }));
+    const onOff = on || v === false || v === 'off';
+    if (k === 'kvm-pv-eoi' && onOff) eoi = on ? 'on' : 'off';
+    else if (k === 'pmu' && onOff) pmu = on ? 'on' : 'off';
+    else if (k === 'kvmclock') timers.push(el('timer', { name: 'kvmclock', present: on ? 'yes' : 'no' }));
     else if (k === 'hv-time' && on) timers.push(el('timer', { name: 'hypervclock', present: 'yes' }));
     else if (k === 'hv-passthrough' && on) hvPassthrough = true;
     else if (k === 'hv-spinlocks') hyperv.push(el('spinlocks', { state: 'on', retries: Number(v) }));
@@ -182,14 +191,18 @@ function machineXml(m: MainIn, q35Out: { q35: boolean }, hasRemotes: boolean) {
     else if (k.startsWith('hv-') && on && (HYPERV_FEATURES as readonly string[]).includes(k.slice(3))) {
       const name = k.slice(3);
       hyperv.push(el(name, { state: 'on' }, name === 'stimer' && bool(cpu, 'hv-stimer-direct') === true && el('direct', { state: 'on' })));
+    } else if (onOff && !k.startsWith('hv-')) {
+      // a CPUID feature of the model, in libvirt's spelling (machine-argv.ts translates it back)
+      cpuFeatures.push(el('feature', { policy: on ? 'require' : 'disable', name: LIBVIRT_FEATURE_NAMES[k] ?? k }));
     } else cannotConvert(`the -cpu property '${k}'`);
   }
   const migratable = bool(cpu, 'migratable') === false ? 'off' : undefined;
-  const cpuEl = model === 'host' ? el('cpu', { mode: 'host-passthrough', migratable })
-    : model === 'max' ? el('cpu', { mode: 'maximum', migratable })
-    : model !== 'qemu64' || cores !== 1 || threads !== 1
-      ? el('cpu', model === 'qemu64' ? {} : { mode: 'custom', match: 'exact' }, model !== 'qemu64' && el('model', { fallback: 'forbid' }, model),
-        (cores !== 1 || threads !== 1) && el('topology', { sockets: max / cores / threads, dies: undefined, cores, threads }))
+  const topology = (cores !== 1 || threads !== 1) && el('topology', { sockets: max / cores / threads, dies: undefined, cores, threads });
+  const named = model !== 'qemu64' || cpuFeatures.length > 0;
+  const cpuEl = model === 'host' ? el('cpu', { mode: 'host-passthrough', migratable }, topology, ...cpuFeatures)
+    : model === 'max' ? el('cpu', { mode: 'maximum', migratable }, topology, ...cpuFeatures)
+    : named || topology
+      ? el('cpu', named ? { mode: 'custom', match: 'exact' } : {}, named && el('model', { fallback: 'forbid' }, model), topology, ...cpuFeatures)
       : undefined;
 
   const rtc = p('rtc');
@@ -217,7 +230,9 @@ function machineXml(m: MainIn, q35Out: { q35: boolean }, hasRemotes: boolean) {
   const order = [...(str(boot, 'order') ?? '')].map((c) => BOOT_DEVS[c] ?? cannotConvert(`-boot order=${str(boot, 'order')}`));
   const acpi = bool(machine, 'acpi') !== false;
   const smm = bool(machine, 'smm');
-  const features = [acpi && el('acpi'), (hyperv.length > 0 || hvPassthrough) && el('hyperv', { mode: hvPassthrough ? 'passthrough' : undefined }, ...hyperv),
+  const features = [acpi && el('acpi'), eoi !== undefined && el('apic', { eoi }),
+    (hyperv.length > 0 || hvPassthrough) && el('hyperv', { mode: hvPassthrough ? 'passthrough' : undefined }, ...hyperv),
+    pmu !== undefined && el('pmu', { state: pmu }),
     bool(machine, 'vmport') === false && el('vmport', { state: 'off' }), smm !== undefined && el('smm', { state: smm ? 'on' : 'off' })].filter((x): x is XmlText => x !== false);
   for (const k of ['overcommit', 'display', 'msg', 'sandbox'] as const) {
     const v = m.props.get(k);

@@ -30,6 +30,7 @@ interface Libc {
   bind: (fd: number, addr: Buffer, len: number) => number;
   listen: (fd: number, backlog: number) => number;
   sendmsg: (fd: number, msg: object, flags: number) => number;
+  recvmsg: (fd: number, msg: object, flags: number) => number;
   send: (fd: number, buf: Buffer, len: number, flags: number) => number;
   close: (fd: number) => number;
   fcntl: (fd: number, cmd: number, ...varargs: unknown[]) => number;
@@ -63,6 +64,7 @@ function lib(): Libc {
     bind: l.func('int bind(int, const void *addr, uint32_t len)'),
     listen: l.func('int listen(int, int)'),
     sendmsg: l.func('sendmsg', 'intptr_t', ['int', koffi.pointer(MsgHdr), 'int']),
+    recvmsg: l.func('recvmsg', 'intptr_t', ['int', koffi.pointer(MsgHdr), 'int']),
     send: l.func('intptr_t send(int, const void *, size_t, int)'),
     close: l.func('int close(int)'),
     fcntl: l.func('int fcntl(int, int, ...)'), // variadic: extra args go as (type, value) pairs
@@ -256,4 +258,20 @@ export async function sendWithFds(fd: number, data: Buffer, fds: number[]): Prom
     if (errno === EAGAIN) await waitWritable(fd);
     else throw sysError(sent === 0 && fds.length ? 'Failed to send file descriptor' : `send(${fd})`, errno);
   }
+}
+
+/**
+ * Receive one fd sent with SCM_RIGHTS on `sock` without waiting (qemu-bridge-helper sends its tap
+ * this way before it exits); undefined when nothing with an fd is queued.
+ */
+export function receiveQueuedFd(sock: number): number | undefined {
+  const data = Buffer.alloc(1);
+  const control = Buffer.alloc(24); // CMSG_SPACE(sizeof(int))
+  const n = lib().recvmsg(sock, {
+    msg_name: null, msg_namelen: 0, msg_iov: [{ iov_base: data, iov_len: 1 }], msg_iovlen: 1,
+    msg_control: control, msg_controllen: control.length, msg_flags: 0,
+  }, MSG_DONTWAIT);
+  // one cmsghdr: cmsg_len >= CMSG_LEN(4), SOL_SOCKET (1), SCM_RIGHTS (1)
+  if (n <= 0 || control.readBigUInt64LE(0) < 20n || control.readInt32LE(8) !== 1 || control.readInt32LE(12) !== 1) return undefined;
+  return control.readInt32LE(16);
 }

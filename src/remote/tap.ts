@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import koffi from 'koffi';
 import { MpvirtError } from '../errors.js';
-import { closeFd, socketpair, strerror } from '../emulator/unixfd.js';
+import { closeFd, receiveQueuedFd, socketpair, strerror } from '../emulator/unixfd.js';
 
 const TUNSETIFF = 0x400454ca;
 const TUNSETPERSIST = 0x400454cb;
@@ -38,7 +38,6 @@ const ARPHRD_ETHER = 1;
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
-const MSG_DONTWAIT = 0x40;
 const EBUSY = 16;
 const IFNAMSIZ = 16;
 const TUN_PATH = '/dev/net/tun';
@@ -51,7 +50,6 @@ interface Libc {
   socket: (domain: number, type: number, proto: number) => number;
   close: (fd: number) => number;
   ifNameToIndex: (name: string) => number;
-  recvmsg: (fd: number, msg: object, flags: number) => number;
 }
 
 let libc: Libc | undefined;
@@ -59,18 +57,11 @@ let libc: Libc | undefined;
 function lib(): Libc {
   if (libc) return libc;
   const l = koffi.load('libc.so.6');
-  // anonymous structs: named ones are process-global in koffi (unixfd.ts has its own)
-  const IoVec = koffi.struct({ iov_base: 'void *', iov_len: 'size_t' });
-  const MsgHdr = koffi.struct({
-    msg_name: 'void *', msg_namelen: 'uint32_t', msg_iov: koffi.pointer(IoVec), msg_iovlen: 'size_t',
-    msg_control: 'void *', msg_controllen: 'size_t', msg_flags: 'int',
-  });
   libc = {
     ioctl: l.func('int ioctl(int, unsigned long, void *)'),
     socket: l.func('int socket(int, int, int)'),
     close: l.func('int close(int)'),
     ifNameToIndex: l.func('unsigned int if_nametoindex(const char *)'),
-    recvmsg: l.func('recvmsg', 'intptr_t', ['int', koffi.pointer(MsgHdr), 'int']),
   };
   return libc;
 }
@@ -242,18 +233,6 @@ export function deleteTap(ifname: string): boolean {
   }
 }
 
-/** Receive one fd sent with SCM_RIGHTS on `sock`, without waiting; undefined when none is queued. */
-function receiveFd(sock: number): number | undefined {
-  const data = Buffer.alloc(1);
-  const control = Buffer.alloc(24); // CMSG_SPACE(sizeof(int))
-  const n = lib().recvmsg(sock, {
-    msg_name: null, msg_namelen: 0, msg_iov: [{ iov_base: data, iov_len: 1 }], msg_iovlen: 1,
-    msg_control: control, msg_controllen: control.length, msg_flags: 0,
-  }, MSG_DONTWAIT);
-  if (n <= 0 || control.readBigUInt64LE(0) < 20n || control.readInt32LE(8) !== 1 || control.readInt32LE(12) !== 1) return undefined;
-  return control.readInt32LE(16);
-}
-
 /**
  * A tap on `bridge` from the setuid qemu-bridge-helper, for an unprivileged daemon: the helper
  * checks /etc/qemu/bridge.conf (`allow BRIDGE`), makes the tap (tapN), joins and raises it and
@@ -276,7 +255,7 @@ export async function helperBridgeTap(bridge: string, vnetHdr: boolean, helper =
       throw new MpvirtError('VIR_ERR_SYSTEM_ERROR', `'${helper}' is not a suitable bridge helper: ${(e as Error).message}`);
     });
     // the helper sends the fd before it exits; it waits in the socket
-    const fd = receiveFd(mine);
+    const fd = receiveQueuedFd(mine);
     if (fd === undefined || code !== 0) {
       if (fd !== undefined) closeSync(fd);
       throw new MpvirtError('VIR_ERR_SYSTEM_ERROR', `${cmd}: failed to communicate with bridge helper: ${stderr.trim() ? `stderr=${stderr.trim()}` : `exit status ${code}`}`);

@@ -73,4 +73,31 @@ describe('python3-libvirt', () => {
       detach: [55, 'Requested operation is not valid: domain is not running'],
     });
   });
+
+  it('updateDeviceFlags refuses flags libvirt does not know, before looking at the device, and changes nothing', async () => {
+    const xmlFile = join(r.h.dir, 'upd.xml');
+    writeFileSync(xmlFile, r.h.xml('upddom'));
+    expect((await r.virsh(['define', xmlFile])).code).toBe(0);
+    const before = await r.virsh(['dumpxml', '--inactive', 'upddom']);
+    const script = [
+      'import json, libvirt, sys',
+      'libvirt.registerErrorHandler(lambda *a: None, None)',
+      'c = libvirt.open(sys.argv[1]); d = c.lookupByName("upddom"); out = []',
+      "nic = \"<interface type='user'><mac address='52:54:00:00:00:01'/><link state='down'/></interface>\"",
+      'for flags in (0x8, 0x100 | 2):',
+      '    try:',
+      '        d.updateDeviceFlags(nic, flags); out.append("ok")',
+      '    except libvirt.libvirtError as e:',
+      '        out.append([e.get_error_code(), e.get_error_message()])',
+      'print(json.dumps(out))',
+    ].join('\n');
+    const res = await new Promise<{ stdout: string; stderr: string }>((resolve) =>
+      execFile('/usr/bin/python3', ['-c', script, r.uri()], { timeout: 60_000 }, (_e, stdout, stderr) => resolve({ stdout, stderr })));
+    // qemuDomainUpdateDeviceFlags: virCheckFlags(AFFECT_LIVE | AFFECT_CONFIG | DEVICE_MODIFY_FORCE)
+    expect(JSON.parse(res.stdout), res.stderr).toEqual([
+      [8, 'invalid argument: unsupported flags (0x8) in function qemuDomainUpdateDeviceFlags'],
+      [8, 'invalid argument: unsupported flags (0x100) in function qemuDomainUpdateDeviceFlags'],
+    ]);
+    expect((await r.virsh(['dumpxml', '--inactive', 'upddom'])).stdout).toBe(before.stdout);
+  });
 });

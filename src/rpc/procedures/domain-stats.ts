@@ -8,7 +8,7 @@
 import { MpvirtError } from '../../errors.js';
 import type { DomainObject } from '../../driver/domain-object.js';
 import { oneDefinition } from '../../driver/affect.js';
-import { emulatorCpus, vcpuCpus } from '../../driver/cpu-pinning.js';
+import { emulatorCpus, listToCpumap, vcpuCpus } from '../../driver/cpu-pinning.js';
 import { answerParams, tp, TYPED_PARAM_STRING_OKAY, type TypedParam } from '../../typed-params.js';
 import { nonnullDomain, REMOTE_PROGRAM } from '../protocol.js';
 import { typedParams } from '../typed-params-codec.js';
@@ -38,12 +38,6 @@ const active = (obj: DomainObject): DomainObject => {
   return obj;
 };
 
-/** A CPU list as libvirt's cpumap: bit N of byte N/8, `maplen` bytes. */
-export function cpumap(cpus: readonly number[], maplen: number): Buffer {
-  const b = Buffer.alloc(maplen);
-  for (const c of cpus) if (c >= 0 && c < maplen * 8) b[c >> 3]! |= 1 << (c & 7);
-  return b;
-}
 
 
 const blockStatsParams = (c: Awaited<ReturnType<CallContext['driver']['blockStats']>>): TypedParam[] => [
@@ -131,7 +125,7 @@ export const domainStatsProcedures: Procedure[] = [
       if (!obj.active) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'cannot retrieve vcpu information for inactive domain');
       const vcpus = (await ctx.driver.getVcpus(obj)).slice(0, Math.max(0, maxinfo));
       const maps = Buffer.alloc(Math.max(0, maxinfo * maplen));
-      vcpus.forEach((v, i) => cpumap(v.affinity, maplen).copy(maps, i * maplen));
+      vcpus.forEach((v, i) => listToCpumap(v.affinity, maplen).copy(maps, i * maplen));
       return { info: vcpus.map((v) => ({ number: v.number, state: v.state, cpu_time: v.cpuTimeNs, cpu: v.cpu })), cpumaps: maps };
     },
   }),
@@ -146,7 +140,7 @@ export const domainStatsProcedures: Procedure[] = [
       const def = oneDefinition(resolveDomain(ctx, dom), flags).def;
       const n = Math.min(Math.max(0, ncpumaps), def.vcpu.count);
       const maps = Buffer.alloc(Math.max(0, ncpumaps * maplen));
-      for (let i = 0; i < n; i++) cpumap(vcpuCpus(def, i), maplen).copy(maps, i * maplen);
+      for (let i = 0; i < n; i++) listToCpumap(vcpuCpus(def, i), maplen).copy(maps, i * maplen);
       return { cpumaps: maps, num: def.vcpu.count };
     },
   }),
@@ -158,7 +152,7 @@ export const domainStatsProcedures: Procedure[] = [
       if (maplen > CPUMAPS_MAX) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', 'maplen > REMOTE_CPUMAPS_MAX');
       checkFlags(flags, AFFECT_LIVE | AFFECT_CONFIG, 'qemuDomainGetEmulatorPinInfo');
       const def = oneDefinition(resolveDomain(ctx, dom), flags).def;
-      return { cpumaps: cpumap(emulatorCpus(def), maplen), ret: 1 };
+      return { cpumaps: listToCpumap(emulatorCpus(def), maplen), ret: 1 };
     },
   }),
 ];
