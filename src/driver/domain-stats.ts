@@ -118,12 +118,12 @@ const balloonAlias = (def: DomainDef): string => def.devices.find((d) => d.kind 
  * qemuDomainMemoryStatsInternal: the balloon's size (query-balloon), what the guest driver
  * reported (-1: not collected, left out), then the main QEMU's resident memory.
  */
-export async function memoryStats(obj: DomainObject, max: number): Promise<MemoryStat[]> {
+export async function memoryStats(obj: DomainObject, max: number, opts: { actual?: boolean } = {}): Promise<MemoryStat[]> {
   const def = runningDef(obj);
   const qmp = obj.runtime!.main.qmp;
   const out: MemoryStat[] = [];
   if (hasBalloon(def)) {
-    const b = await qmp.execute<{ actual: number }>('query-balloon').catch(() => undefined);
+    const b = opts.actual === false ? undefined : await qmp.execute<{ actual: number }>('query-balloon').catch(() => undefined);
     if (b) out.push({ tag: MemStat.ACTUAL_BALLOON, val: BigInt(b.actual) / 1024n });
     const g = await qmp.execute<{ stats?: Record<string, number>; 'last-update'?: number }>('qom-get', { path: `/machine/peripheral/${balloonAlias(def)}`, property: 'guest-stats' }).catch(() => undefined);
     if (g?.stats) {
@@ -241,7 +241,8 @@ async function balloonGroup(obj: DomainObject, out: TypedParam[]): Promise<void>
     [MemStat.UNUSED]: 'unused', [MemStat.AVAILABLE]: 'available', [MemStat.RSS]: 'rss', [MemStat.LAST_UPDATE]: 'last-update',
     [MemStat.USABLE]: 'usable', [MemStat.DISK_CACHES]: 'disk_caches', [MemStat.HUGETLB_PGALLOC]: 'hugetlb_pgalloc', [MemStat.HUGETLB_PGFAIL]: 'hugetlb_pgfail',
   };
-  for (const s of await memoryStats(obj, 13).catch(() => [])) {
+  // balloon.* has no "actual" (balloon.current is the event-tracked size): no query-balloon per poll
+  for (const s of await memoryStats(obj, 13, { actual: false }).catch(() => [])) {
     const n = names[s.tag];
     if (n) out.push(tp.ullong(`balloon.${n}`, s.val));
   }
@@ -324,9 +325,29 @@ async function blockGroup(obj: DomainObject, out: TypedParam[], imageSizes: (dis
   }
 }
 
+interface DirtyRate { status: string; 'start-time': number; 'calc-time': number; mode?: string; 'dirty-rate'?: number }
+
+/**
+ * query-dirty-rate's answer per main QEMU while no calculation was ever started: mpvirtd starts
+ * none itself, so only a monitor command passed through can change it (which forgets it). Until
+ * then a poller costs no monitor call for this group.
+ */
+const idleDirtyRate = new WeakMap<QmpClient, Promise<DirtyRate>>();
+
+export function forgetDirtyRate(qmp: QmpClient): void {
+  idleDirtyRate.delete(qmp);
+}
+
 async function dirtyRateGroup(obj: DomainObject, out: TypedParam[]): Promise<void> {
   if (!obj.active || !obj.runtime) return;
-  const r = await obj.runtime.main.qmp.execute<{ status: string; 'start-time': number; 'calc-time': number; mode?: string; 'dirty-rate'?: number }>('query-dirty-rate');
+  const qmp = obj.runtime.main.qmp;
+  let p = idleDirtyRate.get(qmp);
+  if (!p) {
+    p = qmp.execute<DirtyRate>('query-dirty-rate');
+    idleDirtyRate.set(qmp, p);
+    p.then((r) => { if (r.status !== 'unstarted') idleDirtyRate.delete(qmp); }, () => idleDirtyRate.delete(qmp));
+  }
+  const r = await p;
   const status = ({ unstarted: 0, measuring: 1, measured: 2 } as Record<string, number>)[r.status] ?? 0;
   out.push(tp.int('dirtyrate.calc_status', status), tp.llong('dirtyrate.calc_start_time', r['start-time']), tp.int('dirtyrate.calc_period', r['calc-time']), tp.string('dirtyrate.calc_mode', r.mode ?? 'page-sampling'));
   if (status === 2 && r['dirty-rate'] !== undefined) out.push(tp.llong('dirtyrate.megabytes_per_second', r['dirty-rate']));

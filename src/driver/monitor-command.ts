@@ -8,6 +8,7 @@ import { MpvirtError } from '../errors.js';
 import type { QmpClient } from '../emulator/qmp.js';
 import type { DomainObject } from './domain-object.js';
 import { notRunning } from './stop.js';
+import { forgetDirtyRate } from './domain-stats.js';
 
 interface QmpCommand {
   execute: string;
@@ -48,6 +49,7 @@ async function passThrough(qmp: QmpClient, cmd: QmpCommand): Promise<string> {
 export async function hmpCommand(obj: DomainObject, line: string): Promise<string> {
   const rt = obj.runtime;
   if (!obj.active || !rt) throw notRunning();
+  if (/dirty/i.test(line)) forgetDirtyRate(rt.main.qmp); // calc_dirty_rate changes what domstats reports
   return rt.main.qmp.execute<string>('human-monitor-command', { 'command-line': line });
 }
 
@@ -55,7 +57,10 @@ export async function monitorCommand(obj: DomainObject, text: string): Promise<s
   const rt = obj.runtime;
   if (!obj.active || !rt) throw notRunning();
   const cmd = parseCommand(text);
-  if (cmd.execute !== 'x-mpvirt-remote') return passThrough(rt.main.qmp, cmd);
+  if (cmd.execute !== 'x-mpvirt-remote') {
+    if (/dirty/i.test(text)) forgetDirtyRate(rt.main.qmp); // calc-dirty-rate changes what domstats reports
+    return passThrough(rt.main.qmp, cmd);
+  }
   const args = (cmd.arguments ?? {}) as { rid?: unknown; command?: unknown };
   if (typeof args.rid !== 'string') throw new MpvirtError('VIR_ERR_INVALID_ARG', 'x-mpvirt-remote needs a string "rid"');
   const remote = rt.remotes.find((r) => r.rid === args.rid);
