@@ -27,6 +27,13 @@ export const DEBIAN_PACKAGES = {
   virtinst: 'virt-install, whose --print-xml documents the define-time tests use',
   ansible: "ansible with community.libvirt, for the playbook tests (docs/examples)",
   'openssh-server': 'sshd, run privately on 127.0.0.1 by the two-host ansible test (virt-ssh-helper over qemu+ssh)',
+  'virt-manager': 'virt-manager 4.1 (with its gtk-vnc and VTE bindings), run by the drop-in test under Xvfb',
+  xvfb: "the X server virt-manager's test runs on",
+  xdotool: "clicks in virt-manager's windows (XTEST) and raises them, for its test",
+  imagemagick: "takes and compares the virt-manager test's screenshots (import, convert, compare)",
+  'python3-pyatspi': "reads virt-manager's windows through the accessibility tree (test/daemon/virt-manager-at-spi.py)",
+  'at-spi2-core': 'the accessibility bus those reads go through',
+  'dbus-bin': "dbus-run-session, virt-manager's private D-Bus session in its test",
 };
 
 function missingPackages() {

@@ -28,17 +28,20 @@ export interface ConsoleSession {
 /** Open sessions by domain uuid and device alias (libvirt's per-domain chrdev hash). */
 const sessions = new Map<string, { end(why: MpvirtError): void }>();
 
+// libvirt reports these from its QEMU driver (VIR_FROM_QEMU), as virsh and python show
 function pick(obj: DomainObject, devName: string | null): CharDeviceDef {
   const def = obj.liveDef ?? obj.def;
   const chars = def.devices.filter((d): d is CharDeviceDef => d.kind === 'serial' || d.kind === 'console');
   const consoles = chars.filter((d) => d.kind === 'console');
   const serials = chars.filter((d) => d.kind === 'serial');
   const dev = devName === null ? consoles[0] ?? serials[0] : chars.find((d) => d.alias === devName);
-  if (!dev) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `cannot find character device ${devName ?? '<null>'}`);
-  if (dev.type !== 'pty') throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `character device ${dev.alias ?? devName ?? ''} is not using a PTY`);
-  // a console on serial port 0 is that port (libvirt's rule): its pty is the serial's
-  const tty = dev.tty ?? (dev.kind === 'console' ? serials.find((s) => (s.target?.port ?? 0) === 0)?.tty : undefined);
-  if (!tty) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `character device ${dev.alias ?? ''} has no pty yet`);
+  if (!dev) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `cannot find character device ${devName ?? '<null>'}`, { domain: 'QEMU' });
+  if (dev.type !== 'pty') throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `character device ${dev.alias ?? devName ?? ''} is not using a PTY`, { domain: 'QEMU' });
+  // a running serial port's pty is its <source path> (a console's also its tty=); a console on
+  // serial port 0 is that port (libvirt's rule): its pty is the serial's
+  const pty = (d: CharDeviceDef | undefined): string | undefined => d?.tty ?? d?.source?.fields.find(([k]) => k === 'path')?.[1];
+  const tty = pty(dev) ?? (dev.kind === 'console' ? pty(serials.find((s) => (s.target?.port ?? 0) === 0)) : undefined);
+  if (!tty) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `character device ${dev.alias ?? ''} has no pty yet`, { domain: 'QEMU' });
   return { ...dev, tty };
 }
 
@@ -49,7 +52,7 @@ export function openConsole(obj: DomainObject, devName: string | null, flags: nu
   const key = `${obj.uuid}\0${dev.tty}`;
   const existing = sessions.get(key);
   if (existing) {
-    if (!(flags & ConsoleFlags.FORCE)) throw new MpvirtError('VIR_ERR_OPERATION_FAILED', 'Active console session exists for this domain');
+    if (!(flags & ConsoleFlags.FORCE)) throw new MpvirtError('VIR_ERR_OPERATION_FAILED', 'Active console session exists for this domain', { domain: 'QEMU' });
     existing.end(new MpvirtError('VIR_ERR_OPERATION_ABORTED', 'console session taken over by another client'));
   }
   let readFd = -1;

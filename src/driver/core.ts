@@ -12,6 +12,7 @@ import type { DriverEventBus } from './events.js';
 import type { DefinitionStore, StatusStore } from './persistence.js';
 import type { CgroupLayout } from '../remote/cgroup.js';
 import type { AutoIsolatePolicy } from '../domainxml/auto-isolate.js';
+import type { LogKeeperClient } from '../logd/client.js';
 
 export interface DriverDirs {
   /** persistent definitions NAME.xml (+ autostart/) */
@@ -31,7 +32,7 @@ export interface DriverTuning {
   stopGraceMs: number;
   /** deadline for a monitor to answer after spawn */
   monitorTimeoutMs: number;
-  /** per process: a running domain's log may grow by this times its number of processes (head kept, see LogCap) */
+  /** per process: a running domain's log may grow by this times its number of processes (head kept, see src/emulator/log-cap.ts) */
   logLimitBytes: number;
   /** on-crash restart: at most this many restarts of one remote within restartWindowMs, then destroy */
   restartLimit: number;
@@ -67,6 +68,8 @@ export interface DriverCore {
   readonly status: StatusStore;
   readonly domains: DomainList;
   readonly log: Logger;
+  /** the log keeper that caps the domain logs (src/logd/), started on first use */
+  readonly logd: LogKeeperClient;
   readonly defaultEmulator: string;
   /** VNC/SPICE ports held by running domains */
   readonly displayPorts: DisplayPorts;

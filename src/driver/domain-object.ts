@@ -7,7 +7,6 @@ import { MpvirtError } from '../errors.js';
 import type { DomainDef } from '../domainxml/model.js';
 import type { Credentials } from './jail-ids.js';
 import type { LaunchPlan } from '../emulator/launch-plan.js';
-import type { LogCap } from '../emulator/log-cap.js';
 import type { QmpClient } from '../emulator/qmp.js';
 import type { ProcessHandle } from '../remote/handle.js';
 import type { RemoteSupervisor } from '../remote/supervisor.js';
@@ -50,8 +49,6 @@ export interface DomainRuntime {
   /** QEMU's SHUTDOWN event was turned into a lifecycle event already */
   shutdownEventSent: boolean;
   startedAt: string;
-  /** caps the domain log while the domain runs (stopped when it stops or the driver detaches) */
-  logCap?: LogCap;
 }
 
 export class DomainObject {

@@ -10,7 +10,9 @@ import { screenshot as takeScreenshot, type Screenshot } from './screenshot.js';
 import type { BlockCounters, InterfaceCounters, MemoryStat, VcpuInfo } from './domain-stats.js';
 import type { TypedParam } from '../typed-params.js';
 import { openConsole, type ConsoleSession } from './console.js';
+import { openGraphicsFd } from './graphics-fd.js';
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseDomainXml } from '../domainxml/index.js';
 import type { DomainDef, OnCrashAction } from '../domainxml/model.js';
 import { CapsCache } from '../emulator/caps-probe.js';
@@ -25,6 +27,7 @@ import { DriverEventBus } from './events.js';
 import { writeStatus } from './stop.js';
 import { DefinitionStore, StatusStore } from './persistence.js';
 import { reconnectAll } from './reconnect.js';
+import { LogKeeperClient } from '../logd/client.js';
 import { getDomainMetadata, setDomainMetadata, type SetMetadataRequest } from './api-metadata.js';
 import * as definitions from './api-definitions.js';
 import type { DomainInfo } from './api-definitions.js';
@@ -57,7 +60,9 @@ export interface DriverOptions extends DriverDirs {
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export const DEFAULT_TUNING: DriverTuning = {
-  heartbeatMs: 1000,
+  // a hang is caught within deadline + interval: 5-7 s. Beating every 2 s rather than every second
+  // halves the one periodic cost a running domain has (bench/idle-daemon.mjs) for at most 1 s later
+  heartbeatMs: 2000,
   hangDeadlineMs: 5000,
   stopGraceMs: 5000,
   monitorTimeoutMs: 10_000,
@@ -91,6 +96,7 @@ export class QemuDriver implements DriverCore {
   cgroups: CgroupLayout | undefined;
   readonly #wantCgroups: boolean;
   readonly log: Logger;
+  readonly logd: LogKeeperClient;
   readonly defaultEmulator: string;
   readonly autoIsolate: AutoIsolatePolicy;
   /** set by the composition root once the storage driver exists */
@@ -104,6 +110,8 @@ export class QemuDriver implements DriverCore {
     this.defs = new DefinitionStore(opts.configDir);
     this.status = new StatusStore(opts.stateDir);
     this.log = opts.log ?? silent;
+    // a dot name: never taken for a domain's runtime directory
+    this.logd = new LogKeeperClient(join(opts.stateDir, '.logd.sock'));
     this.defaultEmulator = opts.defaultEmulator ?? '/usr/bin/qemu-system-x86_64';
     this.autoIsolate = { models: opts.autoIsolate ?? ['lsilogic'], onCrash: opts.autoIsolateOnCrash ?? 'destroy' };
     const ids = opts.jailIds === undefined ? (process.getuid?.() === 0 ? DEFAULT_JAIL_IDS : null) : opts.jailIds;
@@ -162,9 +170,9 @@ export class QemuDriver implements DriverCore {
       }
       rt.main.qmp.close();
       rt.main.handle.dispose();
-      rt.logCap?.stop(); // the next daemon caps the log from where it finds it
       obj.runtime = undefined;
     }
+    this.logd.close(); // the keeper goes on capping the logs; the next daemon finds it at its socket
   }
 
   runningCount(): number {
@@ -213,6 +221,8 @@ export class QemuDriver implements DriverCore {
   qemuMonitorCommand(obj: DomainObject, cmd: string, opts: { hmp?: boolean } = {}): Promise<string> { return host.qemuMonitorCommand(this, obj, cmd, opts); }
   /** `virsh console`: a session on the guest's pty serial (console.ts) */
   openConsole(obj: DomainObject, devName: string | null, flags: number): ConsoleSession { return openConsole(obj, devName, flags); }
+  /** virt-manager's local graphical console: a socket to the display, for the client (graphics-fd.ts) */
+  openGraphicsFd(obj: DomainObject, idx: number, flags: number): Promise<number> { return openGraphicsFd(this, obj, idx, flags); }
 
   // domain capabilities and host CPU APIs (domain-capabilities.ts)
   getDomainCapabilities(emulator: string | null, arch: string | null, machine: string | null, virttype: string | null, flags: number): Promise<string> { return cpuCaps.getDomainCapabilities(this, emulator, arch, machine, virttype, flags); }

@@ -12,7 +12,7 @@ import type { DriverCore } from './core.js';
 import { displayPortsOf } from './display-ports.js';
 import { DomainObject, type DomainRuntime, type RemoteRuntime } from './domain-object.js';
 import { Detail, LifecycleEvent } from './events.js';
-import { logLine, startLogCap } from './domain-log.js';
+import { checkLogKeeper, logLine } from './domain-log.js';
 import { stopDomain, writeStatus } from './stop.js';
 import type { StatusRecord } from './persistence.js';
 import { attachRuntime } from './runtime.js';
@@ -119,8 +119,8 @@ async function reattach(core: DriverCore, rec: StatusRecord): Promise<void> {
     startedAt: rec.startedAt,
   };
   logLine(core, rec.name, `reconnected after a daemon restart (pid ${rec.main.pid})`);
-  // the processes kept appending to the log while the daemon was away; cap it again from here
-  rt.logCap = startLogCap(core, rec.name, 1 + rec.remotes.length);
+  // the log keeper capped the processes' output while the daemon was away and goes on doing so
+  await checkLogKeeper(core, rec.name, rt.runDir, 1 + rec.remotes.length);
   obj.runtime = rt;
   attachRuntime(core, obj);
   const fatal = rec.remotes.filter((r) => lost.includes(r.rid) && r.onCrash !== 'preserve');

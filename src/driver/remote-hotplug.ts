@@ -12,7 +12,7 @@ import { launchRemote, type LaunchedRemote } from '../remote/launch.js';
 import { RemoteStandIn } from '../remote/stand-in.js';
 import type { DriverCore } from './core.js';
 import { cgroupLeaf, domainCgroup } from './domain-cgroup.js';
-import { domainLogFile, logLine } from './domain-log.js';
+import { domainLogFile, logBudget, logLine, processOutputs } from './domain-log.js';
 import type { DomainObject, DomainRuntime, RemoteRuntime } from './domain-object.js';
 import { idText, jailText, jailWrapper } from './jail.js';
 import type { Credentials } from './jail-ids.js';
@@ -31,6 +31,7 @@ export async function startRemoteForHotplug(core: DriverCore, obj: DomainObject,
   try {
     launched = await launchRemote(plan, {
       logFile: domainLogFile(core, obj.name),
+      output: processOutputs(core, obj.name, rt.runDir, logBudget(core, 2 + rt.remotes.length), false),
       monitorTimeoutMs: core.tuning.monitorTimeoutMs,
       onSpawn: (rid, pid) => cgroup?.place(cgroupLeaf(rid), pid),
       ...(creds ? { credentials: () => creds } : {}),
@@ -60,7 +61,6 @@ export async function startRemoteForHotplug(core: DriverCore, obj: DomainObject,
     restartTimes: [],
     supervisor: superviseRemote(core, { rid: plan.rid, alias: plan.alias, pid: launched.proc.pid, proc: launched.proc, qmp: launched.qmp }),
   };
-  void r.handle.exited.then(() => rt.logCap?.enforce());
   rt.remotes.push(r);
   watchRemote(core, obj, r); // MPVIRT_REMOTE running
   return r;

@@ -33,7 +33,7 @@ import { superviseRemote } from './remote-supervision.js';
 import { plugProxy } from './remote-hotplug.js';
 import type { DriverCore } from './core.js';
 import { cgroupLeaf, domainCgroup } from './domain-cgroup.js';
-import { domainLogFile, logLine } from './domain-log.js';
+import { domainLogFile, logBudget, logLine, processOutputs } from './domain-log.js';
 import type { DomainObject, DomainRuntime, RemoteRuntime } from './domain-object.js';
 import { deviceDeleted } from './device-deleted.js';
 import { Detail } from './events.js';
@@ -108,6 +108,7 @@ async function spawnReplacement(core: DriverCore, obj: DomainObject, rt: DomainR
   const creds = r.credentials;
   const launched = await launchRemote(remote, {
     logFile: domainLogFile(core, obj.name),
+    output: processOutputs(core, obj.name, rt.runDir, logBudget(core, 1 + rt.remotes.length), false),
     monitorTimeoutMs: core.tuning.monitorTimeoutMs,
     onSpawn: (rid, pid) => {
       spawned(pid);
@@ -228,7 +229,6 @@ async function plug(core: DriverCore, obj: DomainObject, rt: DomainRuntime, r: R
     return giveUp(core, obj, r, `device_add of ${r.alias} failed: ${(e as Error).message}`);
   }
   r.handle = new ChildHandle(l.proc);
-  void r.handle.exited.then(() => rt.logCap?.enforce());
   r.qmp = l.qmp;
   r.standIn = new RemoteStandIn(l.linkCopy);
   r.restarts++;

@@ -30,7 +30,7 @@ import { Detail, LifecycleEvent } from './events.js';
 import { attachRuntime } from './runtime.js';
 import { DomainState, PausedReason, RunningReason, ShutoffReason } from './state.js';
 
-import { domainLogFile, logLine, rotateLog, startLogCap } from './domain-log.js';
+import { domainLogFile, logBudget, logLine, processOutputs, rotateLog } from './domain-log.js';
 import { stopDomain, writeStatus } from './stop.js';
 import { RemoteStandIn } from '../remote/stand-in.js';
 
@@ -77,8 +77,6 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
   for (const r of plan.remotes) logLine(core, obj.name, `remote ${r.rid}: ${[r.binary, ...r.argv].map(shellQuote).join(' ')}`);
   logLine(core, obj.name, `main: ${[plan.main.binary, ...plan.main.argv].map(shellQuote).join(' ')}`);
 
-  // QEMU appends to the log directly; the cap keeps its head: logLimitBytes per process
-  const logCap = startLogCap(core, obj.name, plan.remotes.length + 1);
   let launched;
   let creds: JailCredentials | undefined;
   try {
@@ -101,6 +99,8 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
       launched = await launchPlan(plan, runDir, {
         ...(cgroup ? { onSpawn: (rid: string | undefined, pid: number) => cgroup.place(cgroupLeaf(rid), pid) } : {}),
         logFile: domainLogFile(core, obj.name),
+        // through the log keeper, which caps this run's output at logLimitBytes per process
+        output: processOutputs(core, obj.name, runDir, logBudget(core, plan.remotes.length + 1), true),
         monitorTimeoutMs: core.tuning.monitorTimeoutMs,
         ...(creds ? { credentials: (rid: string | undefined) => (rid === undefined ? creds!.main : creds!.remotes.get(rid)) } : {}),
         ...(creds && core.namespaces ? { wrapper: (rid: string | undefined) => jailWrapper(core, live, runDir, rid, creds!) } : {}),
@@ -110,8 +110,6 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
       taps.close(); // the main QEMU holds them now: each tap lives as long as it does
     }
   } catch (e) {
-    logCap.enforce();
-    logCap.stop();
     await failStart(core, obj, e);
     throw e;
   }
@@ -141,10 +139,7 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
     fakeReboot: false,
     shutdownEventSent: false,
     startedAt: new Date().toISOString(),
-    logCap,
   };
-  // a process's last words are capped at once, not only at the next interval
-  for (const h of [rt.main.handle, ...rt.remotes.map((r) => r.handle)]) void h.exited.then(() => logCap.enforce());
   obj.runtime = rt;
   attachRuntime(core, obj);
   try {

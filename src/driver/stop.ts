@@ -87,9 +87,6 @@ export async function stopDomain(core: DriverCore, obj: DomainObject, opts: Stop
     r.handle.dispose();
     r.standIn?.close();
   }
-  // every process is gone: cap what they wrote last, then stop (our own lines are not capped)
-  rt.logCap?.enforce();
-  rt.logCap?.stop();
   await core.status.removeRuntimeDir(obj.name).catch((e: unknown) => core.log.warn({ err: e, domain: obj.name }, 'cannot remove the runtime dir'));
   removeDomainCgroup(core, obj.liveDef);
   logLine(core, obj.name, `shutting down, reason=${reasonName(DomainState.SHUTOFF, opts.reason)}`);

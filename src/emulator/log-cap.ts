@@ -1,139 +1,158 @@
 /**
- * A head-keeping size cap on a domain log that QEMU processes append to directly (O_APPEND).
+ * The head-keeping size cap of a domain log, applied on every write by whoever holds the read
+ * ends of the QEMU processes' output pipes (the log keeper, src/logd/). Nothing polls: output is
+ * written as it arrives, and what would pass the limit is never written at all.
  *
- * The processes write their stdout/stderr straight into the file, so the daemon never sees the
- * bytes and cannot stop them. Instead, every `intervalMs` (and whenever {@link LogCap.enforce}
- * is called, e.g. when a process exits) the file's size is checked: once it grows past
- * `start + budget`, it is truncated back there and ONE marker line is written at that offset.
- * After that the file is truncated back to the end of the marker line on every check. O_APPEND
- * writers simply continue at the new end of file; whatever they wrote past the cap is discarded.
- *
- * Between two checks the file can exceed the cap by at most one interval's worth of output.
+ * - The budget counts from `start`, the file's size when the cap began (one domain run). Output
+ *   that fits is appended whole. The chunk that would cross `start + budget` is cut after its last
+ *   complete line (if one ends within the last 4 KiB below the limit; else one byte early, and the
+ *   marker starts with a newline), ONE marker line ({@link logCapMarker}) follows in the same
+ *   write, and everything after it is discarded.
+ * - The file is opened O_APPEND and its size read before each write, because the daemon appends
+ *   its own timestamped lines to the same file: they count towards the budget, and once the
+ *   marker is written they still land after it (a few per lifecycle event, never the processes').
+ * - {@link LineJoiner}: a pipe's read can end mid-line; holding that tail back until the line is
+ *   complete keeps lines of two processes from being spliced together.
  */
 import * as fs from 'node:fs';
-
-export const DEFAULT_LOG_CAP_INTERVAL_MS = 250;
 
 /** The marker line written once the budget is used up. */
 export function logCapMarker(budget: number): string {
   return `mpvirt: log limit of ${budget} bytes reached; output of this domain's processes beyond it is discarded\n`;
 }
 
-export interface LogCapOptions {
-  /** how often the size is checked; default {@link DEFAULT_LOG_CAP_INTERVAL_MS} */
-  intervalMs?: number;
-}
+/** how far below the limit a line end is looked for, and the longest partial line held back */
+export const LOG_CUT_WINDOW = 4096;
 
-export class LogCap {
-  readonly intervalMs: number;
-  #timer: NodeJS.Timeout | undefined;
-  /** once the marker is written: the offset the file is kept at (end of the marker line) */
-  #keep: number | undefined;
-  /** set by {@link stop}: the file belongs to whoever caps it next */
-  #stopped = false;
+export class CappedLog {
+  #fd: number | undefined;
+  #reached = false;
+  /** what was discarded after the marker (bytes) */
+  #discarded = 0;
 
   /**
-   * @param file   the log file (opened by path on every check; a missing file is ignored)
+   * @param fd     the log, opened with O_APPEND and for reading ('a+'); owned from now on
    * @param budget bytes allowed after `start`, the marker line not counted
-   * @param start  offset the budget is measured from (the size of the file when the cap began)
+   * @param start  offset the budget is measured from
    */
-  constructor(readonly file: string, readonly budget: number, readonly start: number, opts: LogCapOptions = {}) {
-    this.intervalMs = opts.intervalMs ?? DEFAULT_LOG_CAP_INTERVAL_MS;
+  constructor(fd: number, readonly budget: number, readonly start: number) {
+    this.#fd = fd;
   }
 
-  /** A cap measured from the file's current size (0 if it does not exist yet). */
-  static fromCurrentSize(file: string, budget: number, opts: LogCapOptions = {}): LogCap {
-    return new LogCap(file, budget, fileSize(file), opts);
+  /** Opens (creating it with mode 0600) `file` and caps it from its current size. Throws like fs.openSync. */
+  static open(file: string, budget: number): CappedLog {
+    const fd = fs.openSync(file, 'a+', 0o600);
+    return new CappedLog(fd, budget, fs.fstatSync(fd).size);
   }
 
-  /** the most the file can be after an {@link enforce}: start + budget + marker line */
+  get limit(): number {
+    return this.start + this.budget;
+  }
+
+  /** the most the processes' output makes the file: start + budget + a newline + the marker line */
   get maxSize(): number {
-    return this.start + this.budget + Buffer.byteLength(logCapMarker(this.budget));
+    return this.limit + 1 + Buffer.byteLength(logCapMarker(this.budget));
   }
 
-  /** true once the budget was exceeded and the marker line written */
+  /** true once the marker line was written */
   get reached(): boolean {
-    return this.#keep !== undefined;
+    return this.#reached;
   }
 
-  get running(): boolean {
-    return this.#timer !== undefined;
+  get discarded(): number {
+    return this.#discarded;
   }
 
-  /** Start checking on an interval; the timer never keeps the event loop alive. Idempotent. */
-  begin(): this {
-    if (this.#timer === undefined && !this.#stopped) {
-      this.#timer = setInterval(() => this.enforce(), this.intervalMs);
-      this.#timer.unref();
+  get closed(): boolean {
+    return this.#fd === undefined;
+  }
+
+  /**
+   * Append `chunk` within the cap. Returns the bytes of `chunk` written (the marker not counted).
+   * Never throws: a log that cannot be written is given up (closed) and the output discarded.
+   */
+  write(chunk: Buffer): number {
+    const fd = this.#fd;
+    if (fd === undefined || this.#reached) {
+      this.#discarded += chunk.length;
+      return 0;
     }
-    return this;
-  }
-
-  /**
-   * Stop for good: no more interval checks, and {@link enforce} does nothing from now on (the
-   * file is left as it is). Final because a later cut would use this cap's budget and start:
-   * after a daemon detaches, the next daemon caps the same file from a later offset, and a
-   * late exit hook of the old one (its children still exit in its process) must not cut it
-   * again with a second marker line. Idempotent.
-   */
-  stop(): void {
-    this.#stopped = true;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-  }
-
-  /** true once {@link stop} was called */
-  get stopped(): boolean {
-    return this.#stopped;
-  }
-
-  /**
-   * Check the size now and truncate if the cap is exceeded. Returns true if the file was cut.
-   * Never throws: a log that cannot be opened or cut is left alone.
-   */
-  enforce(): boolean {
-    if (this.#stopped) return false;
-    let fd: number | undefined;
     try {
-      fd = fs.openSync(this.file, 'r+');
       const size = fs.fstatSync(fd).size;
-      if (this.#keep !== undefined) {
-        if (size <= this.#keep) return false;
-        fs.ftruncateSync(fd, this.#keep);
-        return true;
+      const allowed = this.limit - size;
+      if (chunk.length <= allowed) {
+        writeAll(fd, chunk);
+        return chunk.length;
       }
-      const limit = this.start + this.budget;
-      if (size <= limit) return false;
-      // Cut after the last complete line in the last 4 KiB below the limit, so the marker starts
-      // a line; with no newline there, cut one byte earlier and start the marker with one.
-      let cut = limit;
+      let head: Buffer;
       let marker = logCapMarker(this.budget);
-      const look = Math.min(4096, this.budget);
-      const buf = Buffer.alloc(look);
-      const n = look > 0 ? fs.readSync(fd, buf, 0, look, limit - look) : 0;
-      const nl = buf.subarray(0, n).lastIndexOf(0x0a);
-      if (nl >= 0) cut = limit - n + nl + 1;
-      else if (this.budget > 0) { cut = limit - 1; marker = `\n${marker}`; }
-      const bytes = Buffer.from(marker);
-      fs.ftruncateSync(fd, cut);
-      // a positional write (this fd has no O_APPEND): it overwrites whatever the processes
-      // appended after the truncation, and the final truncation drops anything beyond it
-      for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off, cut + off);
-      this.#keep = cut + bytes.length;
-      fs.ftruncateSync(fd, this.#keep);
-      return true;
+      if (allowed > 0) {
+        const part = chunk.subarray(0, allowed);
+        const nl = part.lastIndexOf(0x0a);
+        if (nl >= 0 && allowed - (nl + 1) < LOG_CUT_WINDOW) head = part.subarray(0, nl + 1);
+        else {
+          head = part.subarray(0, allowed - 1);
+          marker = `\n${marker}`;
+        }
+      } else {
+        // the limit was met exactly (or passed by the daemon's own lines): start a line if needed
+        head = Buffer.alloc(0);
+        if (size > 0 && lastByte(fd, size) !== 0x0a) marker = `\n${marker}`;
+      }
+      writeAll(fd, Buffer.concat([head, Buffer.from(marker)]));
+      this.#reached = true;
+      this.#discarded += chunk.length - head.length;
+      return head.length;
     } catch {
-      return false;
-    } finally {
-      if (fd !== undefined) try { fs.closeSync(fd); } catch { /* ignore */ }
+      this.close();
+      this.#discarded += chunk.length;
+      return 0;
     }
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) try { fs.closeSync(this.#fd); } catch { /* ignore */ }
+    this.#fd = undefined;
   }
 }
 
-function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
+/**
+ * Joins a byte stream back into whole lines: {@link push} returns what ends with a newline and
+ * holds back the rest, unless that rest is longer than `max` (a line that long goes out as it
+ * is). {@link flush} returns what is held (at the stream's end).
+ */
+export class LineJoiner {
+  #held: Buffer = Buffer.alloc(0);
+  constructor(readonly max = LOG_CUT_WINDOW) {}
+
+  push(chunk: Buffer): Buffer {
+    const all = this.#held.length ? Buffer.concat([this.#held, chunk]) : chunk;
+    const nl = all.lastIndexOf(0x0a);
+    const cut = nl + 1;
+    if (all.length - cut > this.max) {
+      this.#held = Buffer.alloc(0);
+      return all;
+    }
+    this.#held = Buffer.from(all.subarray(cut)); // a copy: the chunk's memory is the stream's
+    return all.subarray(0, cut);
   }
+
+  flush(): Buffer {
+    const h = this.#held;
+    this.#held = Buffer.alloc(0);
+    return h;
+  }
+
+  get held(): number {
+    return this.#held.length;
+  }
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+}
+
+function lastByte(fd: number, size: number): number | undefined {
+  const b = Buffer.alloc(1);
+  return fs.readSync(fd, b, 0, 1, size - 1) === 1 ? b[0] : undefined;
 }

@@ -3,10 +3,11 @@
  *
  * - No shell; `detached: true`, so each child leads its own session and process group (setsid)
  *   and survives a daemon restart.
- * - stdin is /dev/null; stdout and stderr are one plain fd of the log file opened with O_APPEND
- *   (the parent's copy is closed right after the spawn). The child keeps writing there after a
- *   daemon restart, it can never block on a pipe, and the daemon never buffers its output. The
- *   size of the log is capped by the daemon with a `LogCap` (`./log-cap.ts`).
+ * - stdin is /dev/null; stdout and stderr are one fd: the write end of a pipe whose reader (the
+ *   log keeper, src/logd/) writes into the log file within its cap (`output`), or, for short-lived
+ *   helpers such as the capability probe, the log file itself opened with O_APPEND. The daemon
+ *   never reads a process's output and holds no copy of that fd after the spawn, so the process
+ *   keeps logging, capped, while no daemon runs.
  * - `fdMap` puts fds at exact numbers ≥ 3 in the child; gaps are closed. `'socketpair'` is a libuv
  *   `'pipe'` stdio entry, i.e. an AF_UNIX SOCK_STREAM socketpair; the parent's end is handed out
  *   once by {@link SpawnedQemu.takeSocket}. To link two QEMUs, pass it to the second spawn as
@@ -25,6 +26,8 @@ import { MpvirtError } from '../errors.js';
 export const DEFAULT_LOG_LIMIT_BYTES = 1024 * 1024;
 /** How much of the log, from the end of what was appended since the spawn, {@link SpawnedQemu.stderrTail} reads. */
 export const STDERR_TAIL_BYTES = 4096;
+/** how long an exit waits for the keeper to have written the process's last output */
+export const OUTPUT_DRAIN_WAIT_MS = 1000;
 
 /**
  * What a child fd is connected to:
@@ -44,10 +47,18 @@ export interface SpawnQemuOptions {
   argv: string[];
   fdMap?: FdMapEntry[];
   /**
-   * stdout and stderr are this file, opened O_APPEND (created with mode 0600 if missing). Its size
-   * is not limited here: cap it with a `LogCap` (./log-cap.ts).
+   * the log the process's output ends up in: stdout and stderr are this file opened O_APPEND
+   * (created with mode 0600 if missing), unless `output` is given; {@link SpawnedQemu.stderrTail}
+   * reads it either way
    */
   logFile: string;
+  /**
+   * stdout and stderr go to this fd instead (ownership moves here: closed right after the spawn),
+   * the write end of the log keeper's pipe; `exited` then also waits (at most
+   * {@link OUTPUT_DRAIN_WAIT_MS}) for `drained`, so the process's last words are in the log when
+   * its exit is reported
+   */
+  output?: { fd: number; drained: Promise<void> };
   /** the child's whole environment (not merged); default: this process's environment */
   env?: Record<string, string>;
   cwd?: string;
@@ -94,7 +105,7 @@ export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
   #status: ExitStatus | undefined;
 
   /** @internal use {@link spawnQemu} */
-  constructor(child: ChildProcess, logFile: string, logStart: number, socketFds: number[], forks = false, mapExit?: SpawnQemuOptions['exitStatus']) {
+  constructor(child: ChildProcess, logFile: string, logStart: number, socketFds: number[], forks = false, mapExit?: SpawnQemuOptions['exitStatus'], drained?: Promise<void>) {
     super();
     this.#child = child;
     this.#pid = child.pid!;
@@ -111,9 +122,19 @@ export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
       this.#reaped = true;
       for (const s of this.#sockets.values()) s.destroy();
       this.#sockets.clear();
-      this.#status = mapExit ? mapExit({ code, signal }, () => this.stderrTail()) : { code, signal };
-      resolve(this.#status);
-      this.emit('exit', this.#status);
+      const settle = (): void => {
+        this.#status = mapExit ? mapExit({ code, signal }, () => this.stderrTail()) : { code, signal };
+        resolve(this.#status);
+        this.emit('exit', this.#status);
+      };
+      if (!drained) return settle();
+      // the keeper writes the last output a moment after the exit; a stuck keeper never holds it up
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((r) => (timer = setTimeout(r, OUTPUT_DRAIN_WAIT_MS)));
+      void Promise.race([drained, bound]).then(() => {
+        clearTimeout(timer);
+        settle();
+      });
     });
   }
 
@@ -258,7 +279,8 @@ export class SpawnedQemu extends EventEmitter<{ exit: [ExitStatus] }> {
 export function spawnQemu(opts: SpawnQemuOptions): SpawnedQemu {
   const map = opts.fdMap ?? [];
   const handOffs = map.flatMap((e) => (isHandOff(e.source) ? [e.source.handOff] : []));
-  let logFd: number | undefined;
+  // an `output` fd is ours from here: closed on every path, like the log file's
+  let logFd: number | undefined = opts.output?.fd;
   const closeLog = (): void => {
     if (logFd !== undefined) try { fs.closeSync(logFd); } catch { /* ignore */ }
     logFd = undefined;
@@ -279,9 +301,13 @@ export function spawnQemu(opts: SpawnQemuOptions): SpawnedQemu {
   }
   let logStart = 0;
   try {
-    logFd = fs.openSync(opts.logFile, 'a', 0o600);
-    const st = fs.fstatSync(logFd);
-    logStart = st.isFile() ? st.size : 0;
+    if (opts.output) {
+      logStart = logSize(opts.logFile);
+    } else {
+      logFd = fs.openSync(opts.logFile, 'a', 0o600);
+      const st = fs.fstatSync(logFd);
+      logStart = st.isFile() ? st.size : 0;
+    }
   } catch (e) {
     fail(`cannot open log file '${opts.logFile}': ${(e as Error).message}`, e);
   }
@@ -305,9 +331,18 @@ export function spawnQemu(opts: SpawnQemuOptions): SpawnedQemu {
     for (const s of child.stdio) (s as Socket | null)?.destroy();
     return fail(`cannot execute '${opts.binary}'${whyNotExecutable(opts.binary, opts.cwd)}`);
   }
-  const q = new SpawnedQemu(child, opts.logFile, logStart, socketFds, opts.forks === true, opts.exitStatus);
+  const q = new SpawnedQemu(child, opts.logFile, logStart, socketFds, opts.forks === true, opts.exitStatus, opts.output?.drained);
   if (opts.unref) q.unref();
   return q;
+}
+
+function logSize(file: string): number {
+  try {
+    const st = fs.statSync(file);
+    return st.isFile() ? st.size : 0;
+  } catch {
+    return 0;
+  }
 }
 
 function isHandOff(source: FdSource): source is { handOff: Socket } {

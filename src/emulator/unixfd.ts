@@ -20,6 +20,7 @@ const SCM_RIGHTS = 1;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000; // EPIPE instead of a process-killing SIGPIPE
 const F_DUPFD_CLOEXEC = 1030;
+const F_SETPIPE_SZ = 1031;
 const SYS_pidfd_open = 434;
 const EINTR = 4;
 const EAGAIN = 11;
@@ -35,6 +36,7 @@ interface Libc {
   close: (fd: number) => number;
   fcntl: (fd: number, cmd: number, ...varargs: unknown[]) => number;
   syscall: (nr: number, ...varargs: unknown[]) => number;
+  mkfifo: (path: string, mode: number) => number;
   strerror: (errno: number) => string;
 }
 
@@ -69,6 +71,7 @@ function lib(): Libc {
     close: l.func('int close(int)'),
     fcntl: l.func('int fcntl(int, int, ...)'), // variadic: extra args go as (type, value) pairs
     syscall: l.func('long syscall(long, ...)'),
+    mkfifo: l.func('int mkfifo(const char *path, uint32_t mode)'),
     strerror: l.func('const char *strerror(int)'),
   };
   return libc;
@@ -134,6 +137,19 @@ export function listenUnix(path: string, backlog = 16): number {
 export function closeFd(fd: number): void {
   // Linux releases the fd even when close() reports EINTR, so retrying would close someone else's fd.
   if (lib().close(fd) < 0 && koffi.errno() !== EINTR) throw sysError(`close(${fd})`, koffi.errno());
+}
+
+/** mkfifo(3): a named pipe at `path` (mode before the umask); throws with `code` EEXIST … */
+export function mkfifo(path: string, mode = 0o600): void {
+  if (lib().mkfifo(path, mode) < 0) throw sysError(`mkfifo(${path})`, koffi.errno());
+}
+
+/**
+ * Grow a pipe's buffer (F_SETPIPE_SZ) so a writer does not block while its reader is briefly
+ * busy; best effort (the kernel caps it at /proc/sys/fs/pipe-max-size for unprivileged callers).
+ */
+export function setPipeSize(fd: number, bytes: number): boolean {
+  return lib().fcntl(fd, F_SETPIPE_SZ, 'int', bytes) >= 0;
 }
 
 /** A pidfd for any process (also non-children after a daemon restart); readable once the process exits. */

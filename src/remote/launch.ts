@@ -32,11 +32,13 @@ export interface Launched {
 }
 
 export interface LaunchOptions {
-  /**
-   * every process's stdout/stderr is appended here directly (O_APPEND); the caller caps its size
-   * (see LogCap)
-   */
+  /** the domain log: where every process's stdout/stderr ends up (and its error tail is read) */
   logFile: string;
+  /**
+   * each process's stdout/stderr (rid, or undefined for the main QEMU): the write end of a pipe
+   * the log keeper caps into `logFile` (src/logd/); without it they append to `logFile` directly
+   */
+  output?: (rid: string | undefined) => Promise<OutputFd>;
   /** deadline for each monitor to answer after spawn; default 10 s */
   monitorTimeoutMs?: number;
   /** the uid/gid each process runs as (rid, or undefined for the main QEMU); default: the daemon's */
@@ -75,6 +77,10 @@ function spawnTarget(opts: LaunchOptions, rid: string | undefined, binary: strin
   return { target: { binary, argv, ...(opts.credentials?.(rid) ?? {}) }, afterStart: () => {} };
 }
 
+function withOutput(o: OutputFd | undefined): { output?: OutputFd } {
+  return o ? { output: o } : {};
+}
+
 function once(f: (() => void) | undefined): () => void {
   let done = false;
   return () => {
@@ -85,6 +91,9 @@ function once(f: (() => void) | undefined): () => void {
 }
 
 export interface Credentials { uid: number; gid: number }
+
+/** SpawnQemuOptions.output: the spawn takes the fd */
+export type OutputFd = NonNullable<SpawnQemuOptions['output']>;
 
 /** Connect to a monitor unless the process dies first; then report the tail of its output. */
 async function connectMonitor(proc: SpawnedQemu, path: string, timeoutMs: number): Promise<QmpClient> {
@@ -130,15 +139,20 @@ export async function launchRemote(r: RemotePlan, opts: LaunchOptions): Promise<
   let afterStart: () => void = () => {};
   try {
     let own: OpenedFds | undefined;
+    let output: OutputFd | undefined;
     try {
+      output = await opts.output?.(r.rid);
       own = openPlannedFds(r.files, r.listeners);
       const t = spawnTarget(opts, r.rid, r.binary, r.argv);
       afterStart = t.afterStart;
-      proc = spawnQemu({ ...t.target, fdMap: [{ childFd: r.linkFd, source: remoteEnd }, ...own.entries], logFile: opts.logFile });
+      const out = output;
+      output = undefined; // spawnQemu owns it now, on every path
+      proc = spawnQemu({ ...t.target, fdMap: [{ childFd: r.linkFd, source: remoteEnd }, ...own.entries], logFile: opts.logFile, ...withOutput(out) });
       opts.onSpawn?.(r.rid, proc.spawnedPid);
     } finally {
       closeFd(remoteEnd); // the child has its own copy now
       own?.close();
+      if (output) closeFd(output.fd); // never reached the spawn
     }
     const qmp = await connectMonitor(proc, r.qmpPath, timeoutMs);
     if (proc.findForkedChild()) opts.onSpawn?.(r.rid, proc.pid);
@@ -169,11 +183,15 @@ export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchO
     for (const r of plan.remotes) started.push(await launchRemote(r, opts));
     const fdMap = plan.remotes.map((r, i) => ({ childFd: r.mainLinkFd, source: started[i]!.mainEnd }));
     let own: OpenedFds | undefined;
+    let output: OutputFd | undefined;
     try {
+      output = await opts.output?.(undefined);
       own = openPlannedFds(plan.main.files, plan.main.listeners);
       const t = spawnTarget(opts, undefined, plan.main.binary, plan.main.argv);
       mainAfterStart = t.afterStart;
-      main = spawnQemu({ ...t.target, fdMap: [...fdMap, ...own.entries, ...(opts.mainFds ?? [])], logFile: opts.logFile });
+      const out = output;
+      output = undefined; // spawnQemu owns it now, on every path
+      main = spawnQemu({ ...t.target, fdMap: [...fdMap, ...own.entries, ...(opts.mainFds ?? [])], logFile: opts.logFile, ...withOutput(out) });
       opts.onSpawn?.(undefined, main.spawnedPid);
     } finally {
       // the main QEMU has its own copies now (or failed to start)
@@ -182,6 +200,7 @@ export async function launchPlan(plan: LaunchPlan, runDir: string, opts: LaunchO
         handedOver.push(s);
       }
       own?.close();
+      if (output) closeFd(output.fd); // never reached the spawn
     }
     const qmp = await connectMonitor(main, plan.main.qmpPath, timeoutMs);
     if (main.findForkedChild()) opts.onSpawn?.(undefined, main.pid);

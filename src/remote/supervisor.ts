@@ -8,8 +8,9 @@
  *   EOF arrives ~0.3 ms before its reap, so after an EOF the transition waits for the child's exit
  *   status (at most STATUS_WAIT_MS). The status of a pidfd-watched non-child is unknown (null).
  * - A remote has no liveness signal of its own (qemu-multiprocess.md §5), so a heartbeat
- *   (`query-status`, one outstanding at a time) runs while 'running' or 'hung'. No answer within
- *   the deadline → 'hung'; an error reply is an answer. A hung remote that answers again (e.g. after
+ *   (`query-status`, one outstanding at a time) runs while 'running' or 'hung', on one timer
+ *   shared by all supervisors of the same interval (one wake-up per beat for every remote). No
+ *   answer within the deadline → 'hung'; an error reply is an answer. A hung remote that answers again (e.g. after
  *   SIGCONT) is 'running' again, unless kill() was called: once killed, only its death follows.
  * - A QMP close that we caused (`qmp.close()`, reason 'closed') is not a death: it only ends the
  *   heartbeat; the process watch still reports the exit.
@@ -95,7 +96,8 @@ export class RemoteSupervisor extends EventEmitter<{ transition: [RemoteTransiti
   readonly #qmp: QmpClient;
   readonly #intervalMs: number;
   readonly #deadlineMs: number;
-  #heartbeat: NodeJS.Timeout | undefined;
+  /** set while the heartbeat runs: leaves the shared clock */
+  #heartbeat: (() => void) | undefined;
   #beating = false;
   #killed = false;
   #watching = false;
@@ -233,12 +235,11 @@ export class RemoteSupervisor extends EventEmitter<{ transition: [RemoteTransiti
   }
 
   #startHeartbeat(): void {
-    this.#heartbeat = setInterval(() => this.#beat(), this.#intervalMs);
-    this.#heartbeat.unref();
+    this.#heartbeat ??= joinHeartbeatClock(this.#intervalMs, () => this.#beat());
   }
 
   #stopHeartbeat(): void {
-    clearInterval(this.#heartbeat);
+    this.#heartbeat?.();
     this.#heartbeat = undefined;
   }
 
@@ -274,6 +275,36 @@ export class RemoteSupervisor extends EventEmitter<{ transition: [RemoteTransiti
     if (this.#pidfd !== undefined) closeFd(this.#pidfd);
     this.#pidfd = undefined;
   }
+}
+
+/**
+ * One timer per heartbeat interval for all supervisors: every remote is asked in the same tick,
+ * so N remotes cost one wake-up a beat instead of N, and their answers arrive together. A
+ * remote's first beat comes at the clock's next tick (within one interval, as before).
+ */
+const heartbeatClocks = new Map<number, { timer: NodeJS.Timeout; beats: Set<() => void> }>();
+
+function joinHeartbeatClock(intervalMs: number, beat: () => void): () => void {
+  let clock = heartbeatClocks.get(intervalMs);
+  if (!clock) {
+    const beats = new Set<() => void>();
+    const timer = setInterval(() => {
+      for (const b of beats) b();
+    }, intervalMs);
+    timer.unref();
+    clock = { timer, beats };
+    heartbeatClocks.set(intervalMs, clock);
+  }
+  const c = clock;
+  const member = (): void => beat(); // its own identity: one supervisor may rejoin
+  c.beats.add(member);
+  return () => {
+    c.beats.delete(member);
+    if (c.beats.size === 0 && heartbeatClocks.get(intervalMs) === c) {
+      clearInterval(c.timer);
+      heartbeatClocks.delete(intervalMs);
+    }
+  };
 }
 
 export const MPVIRT_REMOTE_EVENT = 'MPVIRT_REMOTE';

@@ -20,6 +20,7 @@ import {
   remoteErrorCodec, toRemoteError, type Frame, type Header,
 } from './protocol.js';
 import { decodePrefix, encode, XdrDecodeError, type Codec } from './xdr.js';
+import { closeFd, sendWithFds, socketFd } from '../emulator/unixfd.js';
 
 export interface KeepaliveOptions {
   /** silence after which we PING; 0 turns our PINGs off */
@@ -67,6 +68,11 @@ export class RpcClient implements RpcConnection {
   private readonly streams = new Map<number, ServerStream>();
   /** a stream's pending client data holds more than this many chunks: stop reading */
   private static readonly STREAM_BACKLOG = 8;
+  /**
+   * Output held while a reply's fds go out: they must follow its last byte, one SCM_RIGHTS byte
+   * each, with nothing in between (libvirt's virNetServerClientDispatchWrite); null: none held.
+   */
+  private held: Array<{ frame: Buffer; fds: number[] }> | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -234,6 +240,7 @@ export class RpcClient implements RpcConnection {
     let status: number = MessageStatus.OK;
     let payload: Buffer;
     let stream: ServerStream | undefined;
+    const fds: number[] = [];
     try {
       const p = this.checkCall(h);
       name = p.name;
@@ -247,6 +254,7 @@ export class RpcClient implements RpcConnection {
       const ctx: CallContext = {
         driver: this.opts.driver, ...(this.opts.storage && { storage: this.opts.storage }), conn: this, log: this.opts.log,
         openStream: (handlers) => (stream = this.openStream(h, handlers)),
+        passFds: (f) => void fds.push(...f),
       };
       const ret = await p.handler(ctx, args);
       try {
@@ -261,7 +269,15 @@ export class RpcClient implements RpcConnection {
     }
     const us = Number(process.hrtime.bigint() - started) / 1000;
     this.opts.log.debug({ conn: this.id, proc: name, serial: h.serial, status, us }, 'rpc call');
-    this.write(encodeFrame({ ...h, type: MessageType.REPLY, status }, payload));
+    if (fds.length > 0 && status === MessageStatus.OK) {
+      // REPLY_WITH_FDS: the number of fds precedes the reply's payload
+      const n = Buffer.alloc(4);
+      n.writeUInt32BE(fds.length);
+      this.writeWithFds(encodeFrame({ ...h, type: MessageType.REPLY_WITH_FDS, status }, Buffer.concat([n, payload])), fds);
+    } else {
+      for (const fd of fds) closeFd(fd);
+      this.write(encodeFrame({ ...h, type: MessageType.REPLY, status }, payload));
+    }
     // a stream lives only if its call succeeded, and starts after the reply
     if (stream) {
       if (status === MessageStatus.OK) stream.start();
@@ -303,7 +319,44 @@ export class RpcClient implements RpcConnection {
       this.destroy();
       return;
     }
-    this.socket.write(frame);
+    if (this.held) this.held.push({ frame, fds: [] });
+    else this.socket.write(frame);
+  }
+
+  /** A frame, then each fd with one byte of its own; everything else written meanwhile waits. */
+  private writeWithFds(frame: Buffer, fds: number[]): void {
+    if (this.held) {
+      this.held.push({ frame, fds });
+      return;
+    }
+    const queue = (this.held = [{ frame, fds }]);
+    void (async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        if (this.closed || this.socket.destroyed || this.socket.writableEnded) {
+          for (const fd of next.fds) closeFd(fd);
+          continue;
+        }
+        this.socket.write(next.frame);
+        if (next.fds.length === 0) continue;
+        try {
+          // sendmsg() only once libuv's queue is empty, or the fd bytes would overtake the frame
+          while (this.socket.writableLength > 0 && !this.socket.destroyed) {
+            await new Promise<void>((r) => {
+              const done = (): void => { this.socket.off('drain', done); this.socket.off('close', done); r(); };
+              this.socket.once('drain', done);
+              this.socket.once('close', done);
+            });
+          }
+          for (const fd of next.fds) if (!this.socket.destroyed) await sendWithFds(socketFd(this.socket), Buffer.alloc(1), [fd]);
+        } catch (e) {
+          this.opts.log.warn({ conn: this.id, err: e }, 'cannot pass a file descriptor; closing the client');
+          this.destroy();
+        } finally {
+          for (const fd of next.fds) closeFd(fd);
+        }
+      }
+      this.held = null;
+    })();
   }
 
   private keepaliveTick(): void {

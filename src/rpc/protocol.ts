@@ -37,6 +37,8 @@ export const MIN_FRAME = LEN_SIZE + HEADER_SIZE;
  * 32 MiB (+4); nothing we serve comes near 16 MiB since strings stop at 4 MiB.
  */
 export const VIR_NET_MESSAGE_MAX = 16 * 1024 * 1024;
+/** fds one message may carry (virnetprotocol.x) */
+export const VIR_NET_MESSAGE_NUM_FDS_MAX = 32;
 
 export interface Header {
   prog: number;
@@ -87,6 +89,8 @@ export class FrameDecoder {
   private buf = Buffer.alloc(0);
   private fill = 0;
   private broken = false;
+  /** bytes still to drop: the one byte each fd of a CALL_WITH_FDS comes with, after the frame */
+  private skip = 0;
 
   constructor(private readonly maxFrame = VIR_NET_MESSAGE_MAX) {}
 
@@ -100,6 +104,13 @@ export class FrameDecoder {
     const out: Frame[] = [];
     let i = 0;
     while (i < chunk.length) {
+      if (this.skip > 0) {
+        // we read no SCM_RIGHTS: the kernel closes those fds; the call itself is refused
+        const n = Math.min(this.skip, chunk.length - i);
+        this.skip -= n;
+        i += n;
+        continue;
+      }
       if (this.need === 0) {
         const n = Math.min(LEN_SIZE - this.lenFill, chunk.length - i);
         this.lenBuf.set(chunk.subarray(i, i + n), this.lenFill);
@@ -123,7 +134,17 @@ export class FrameDecoder {
         this.buf = Buffer.alloc(0);
         this.fill = 0;
         this.need = 0;
-        out.push({ header: x.decode(headerCodec, f.subarray(LEN_SIZE, MIN_FRAME)), payload: f.subarray(MIN_FRAME) });
+        const header = x.decode(headerCodec, f.subarray(LEN_SIZE, MIN_FRAME));
+        out.push({ header, payload: f.subarray(MIN_FRAME) });
+        if (header.type === MessageType.CALL_WITH_FDS) {
+          // the number of fds leads the payload (virNetMessageDecodeNumFDs), at most 32
+          const nfds = f.length >= MIN_FRAME + 4 ? f.readUInt32BE(MIN_FRAME) : 0;
+          if (nfds > VIR_NET_MESSAGE_NUM_FDS_MAX) {
+            this.broken = true;
+            throw new XdrDecodeError(`Too many FDs received: ${nfds} > ${VIR_NET_MESSAGE_NUM_FDS_MAX}`);
+          }
+          this.skip = nfds;
+        }
       }
     }
     return out;

@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../domainxml/helpers.js';
 
-export interface GuestImage { kernel: string; initrd: string; cmdlineBase: string }
+export interface GuestImage {
+  kernel: string;
+  initrd: string;
+  cmdlineBase: string;
+  /** the bzImage (`kernel` is the faster PVH vmlinux when there is one, which leaves VGA untouched) */
+  vmlinuz: string;
+}
 type BuildGuest = (opts: { cacheDir?: string }) => Promise<GuestImage>;
 
 const builder = pathToFileURL(join(projectRoot, 'test', 'fixtures', 'guest', 'build-guest.mjs')).href;

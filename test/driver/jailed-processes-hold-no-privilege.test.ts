@@ -111,10 +111,11 @@ describe('jailed QEMU processes', () => {
     const links = (pid: number): string => readFileSync(`/proc/${pid}/net/dev`, 'utf8');
     expect(links(p1.remotes[0]!).split('\n').filter((l) => l.includes(':')).map((l) => l.trim().split(':')[0])).toEqual(['lo']);
 
-    // the only files a remote holds open are its image, the domain log and the guest's RAM
-    // (the memfd its main QEMU shared with it: the device does DMA)
+    // the only files a remote holds open are its image, the write end of its output pipe to the
+    // log keeper (never the log file itself: it cannot read or truncate the log) and the guest's
+    // RAM (the memfd its main QEMU shared with it: the device does DMA)
     const files1 = fdTargets(p1.remotes[0]!).filter((t) => t.startsWith('/') && !t.startsWith('/dev/'));
-    expect(new Set(files1)).toEqual(new Set([disk1, `${h.logDir}/jail1.log`, '/memfd:memory-backend-memfd (deleted)']));
+    expect(new Set(files1)).toEqual(new Set([disk1, `${h.stateDir}/jail1/remote-8.log.fifo`, '/memfd:memory-backend-memfd (deleted)']));
 
     // through the monitor, a compromised remote cannot open what it was not given
     for (const path of ['/etc/shadow', secret, disk2]) {

@@ -12,7 +12,7 @@ import { checkFlags, proc, type Procedure } from './types.js';
 const R = REMOTE_PROGRAM;
 
 /** virDrvFeature numbers we answer 1 for (src/libvirt_internal.h). */
-export const Feature = { PROGRAM_KEEPALIVE: 10, REMOTE_EVENT_CALLBACK: 14, REMOTE_CLOSE_CALLBACK: 15 } as const;
+export const Feature = { FD_PASSING: 8, PROGRAM_KEEPALIVE: 10, REMOTE_EVENT_CALLBACK: 14, REMOTE_CLOSE_CALLBACK: 15 } as const;
 const SUPPORTED_FEATURES: ReadonlySet<number> = new Set(Object.values(Feature));
 
 const VIR_CONNECT_RO = 1;

@@ -2,6 +2,8 @@
  * DOMAIN_OPEN_CONSOLE (201): `virsh console` and virt-manager's serial console, a stream between
  * the client and the guest's pty. Guest output waits in a bounded backlog while the client reads
  * slowly, the oldest dropped beyond it, so a stalled client never stalls the guest or the daemon.
+ * DOMAIN_OPEN_GRAPHICS_FD (343): virt-manager's graphical console, a socket to the guest's display
+ * passed to the client with the reply.
  */
 import { MpvirtError } from '../../errors.js';
 import { nonnullDomain, REMOTE_PROGRAM } from '../protocol.js';
@@ -13,6 +15,14 @@ import { proc, resolveDomain, type Procedure } from './types.js';
 export const CONSOLE_BACKLOG_BYTES = 1024 * 1024;
 
 export const domainConsoleProcedures: Procedure[] = [
+  proc({
+    program: REMOTE_PROGRAM, proc: 343, name: 'DOMAIN_OPEN_GRAPHICS_FD', api: 'virDomainOpenGraphicsFD',
+    args: x.struct({ dom: nonnullDomain, idx: x.uint, flags: x.uint }), ret: x.none,
+    readOnlySafe: false,
+    handler: async (ctx, { dom, idx, flags }) => {
+      ctx.passFds([await ctx.driver.openGraphicsFd(resolveDomain(ctx, dom), idx, flags)]);
+    },
+  }),
   proc({
     program: REMOTE_PROGRAM, proc: 201, name: 'DOMAIN_OPEN_CONSOLE', api: 'virDomainOpenConsole',
     args: x.struct({ dom: nonnullDomain, dev_name: x.optional(x.string()), flags: x.uint }), ret: x.none,

@@ -49,6 +49,7 @@ export type RpcDriver = Pick<
   | 'detachDeviceFlags'
   | 'blockInfo'
   | 'openConsole'
+  | 'openGraphicsFd'
   | 'getDomainCapabilities'
   | 'getCpuModelNames'
   | 'compareCpu'
@@ -99,6 +100,11 @@ export interface CallContext {
   storage?: StorageDriver;
   /** a stream for this call (upload, download, console): it starts once the reply is out */
   openStream(handlers: StreamHandlers): StreamOutput;
+  /**
+   * fds the reply carries (REPLY_WITH_FDS, SCM_RIGHTS): the connection owns them from now on,
+   * sends them right after the reply and closes its copies; if the call fails they are closed
+   */
+  passFds(fds: number[]): void;
   conn: RpcConnection;
   log: Logger;
 }
