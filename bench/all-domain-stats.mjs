@@ -7,10 +7,10 @@
 // over a window of the same length with no client (what the domains cost it anyway).
 // Target (issue 14): polled every second with 32 domains, under 5 % of one core.
 // Usage: node bench/all-domain-stats.mjs [--domains N] [--seconds S]   (build first; root)
-import { spawn, execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { machine, makeWork, median, root, sleep } from './lib.mjs';
+import { machine, makeWork, median, root, sleep, lsilogicDomainXml, py } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => Number(args[args.indexOf(name) + 1]) || dflt;
@@ -31,14 +31,6 @@ const cpuMs = () => {
   return (Number(f[11]) + Number(f[12])) * TICK_MS; // fields 14, 15
 };
 
-const py = (script, ...argv) => new Promise((resolve, reject) =>
-  execFile('/usr/bin/python3', ['-c', script, ...argv], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(stderr || String(err))) : resolve(stdout))));
-
-const xml = (name, disk) => `<domain type='qemu'><name>${name}</name><memory unit='MiB'>128</memory>
-<os><type arch='x86_64' machine='q35'>hvm</type></os>
-<devices><controller type='scsi' index='0' model='lsilogic'/>
-<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='sda' bus='scsi'/></disk>
-<interface type='user'><model type='virtio'/></interface><memballoon model='virtio'/></devices></domain>`;
 
 const DEFINE = `
 import sys, libvirt
@@ -77,7 +69,7 @@ try {
       fs.writeFileSync(img, '');
       fs.truncateSync(img, 16 << 20);
       const f = path.join(work, `d${defined}.xml`);
-      fs.writeFileSync(f, xml(`stats${defined}`, img));
+      fs.writeFileSync(f, lsilogicDomainXml(`stats${defined}`, img));
       files.push(f);
     }
     await py(DEFINE, uri, ...files);

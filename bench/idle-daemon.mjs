@@ -10,11 +10,11 @@
 //     shows what the heartbeat itself costs.
 // Target (issue 16): ≤ 0.5 % of one core with 64 running domains.
 // Usage: node bench/idle-daemon.mjs [--domains N] [--seconds S] [--baseline DIR]   (build first; root)
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { machine, makeWork, root, sleep } from './lib.mjs';
+import { machine, makeWork, root, sleep, lsilogicDomainXml, py } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
@@ -53,14 +53,6 @@ function keeperPid(stateDir) {
   return undefined;
 }
 
-const py = (script, ...argv) => new Promise((resolve, reject) =>
-  execFile('/usr/bin/python3', ['-c', script, ...argv], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(stderr || String(err))) : resolve(stdout))));
-
-const xml = (name, disk) => `<domain type='qemu'><name>${name}</name><memory unit='MiB'>128</memory>
-<os><type arch='x86_64' machine='q35'>hvm</type></os>
-<devices><controller type='scsi' index='0' model='lsilogic'/>
-<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='sda' bus='scsi'/></disk>
-<interface type='user'><model type='virtio'/></interface><memballoon model='virtio'/></devices></domain>`;
 
 const START_PAUSED = `
 import sys, libvirt
@@ -109,7 +101,7 @@ async function measure(label, tree, conf = '') {
       fs.writeFileSync(img, '');
       fs.truncateSync(img, 16 << 20);
       const f = path.join(work, `d${i}.xml`);
-      fs.writeFileSync(f, xml(`idle${i}`, img));
+      fs.writeFileSync(f, lsilogicDomainXml(`idle${i}`, img));
       files.push(f);
     }
     const running = Number((await py(START_PAUSED, uri, ...files)).trim());

@@ -1,6 +1,7 @@
 /**
  * Shared helpers of the benchmarks (not a benchmark: importing or running it does nothing).
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -90,3 +91,14 @@ export function planFds(proc, link, linkFd = 3) {
   }
   return { fdMap, stdio, close: opened.close };
 }
+
+/** A python3-libvirt script (`-c`) with its arguments; resolves to its stdout. */
+export const py = (script, ...argv) => new Promise((resolve, reject) =>
+  execFile('/usr/bin/python3', ['-c', script, ...argv], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(stderr || String(err))) : resolve(stdout))));
+
+/** The daemon benchmarks' domain: q35, 128 MiB, an lsilogic disk (its own remote QEMU), a user NIC, a balloon. */
+export const lsilogicDomainXml = (name, disk) => `<domain type='qemu'><name>${name}</name><memory unit='MiB'>128</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type></os>
+<devices><controller type='scsi' index='0' model='lsilogic'/>
+<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='sda' bus='scsi'/></disk>
+<interface type='user'><model type='virtio'/></interface><memballoon model='virtio'/></devices></domain>`;
