@@ -10,7 +10,6 @@ import { assertSupported, formatDomainXml, parseDomainXml, withoutChannelState, 
 import type { DomainDef } from '../domainxml/model.js';
 import { assertMultiprocess } from '../emulator/caps-probe.js';
 import { buildLaunchPlan } from '../emulator/launch-plan.js';
-import { MpvirtError } from '../errors.js';
 import type { DriverCore } from './core.js';
 
 /** Parse, apply the isolation policy, validate and check what can run. */

@@ -12,7 +12,7 @@ import { makeElement, parseXmlDocument } from '../domainxml/xmltree.js';
 import { diskAlias } from '../domainxml/aliases.js';
 import type { QmpClient, QmpEvent } from '../emulator/qmp.js';
 import { MpvirtError } from '../errors.js';
-import { diskSourceIndex, formatDomainXml } from '../domainxml/index.js';
+import { diskSourceIndex } from '../domainxml/index.js';
 import { affected, persistentDef, savePersistentDef } from './affect.js';
 import { imageHasNoBacking } from './block-info.js';
 import type { DriverCore } from './core.js';

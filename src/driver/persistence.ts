@@ -3,7 +3,7 @@
  * running domain, `<stateDir>/NAME/status.json`, written atomically, checked before it is
  * trusted; a bad file is reported and skipped, never deleted.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detachJailRootsUnder } from '../remote/jail-root.js';
 import { MpvirtError } from '../errors.js';

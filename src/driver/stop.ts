@@ -3,7 +3,6 @@
  * gone in the order of interfaces.md §5 (main QEMU first), libvirt's events, and cleanup of every
  * process, socket, directory and cgroup on every path.
  */
-import { join } from 'node:path';
 import { MpvirtError } from '../errors.js';
 import { formatDomainXml, resolvedVolumes } from '../domainxml/index.js';
 import { removeDomainCgroup } from './domain-cgroup.js';

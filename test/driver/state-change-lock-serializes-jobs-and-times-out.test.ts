@@ -6,13 +6,6 @@ const CREATE = 'remoteDispatchDomainCreate';
 const LIBVIRT_TIMEOUT_TEXT =
   'Timed out during operation: cannot acquire state change lock (held by monitor=remoteDispatchDomainCreate)';
 
-/** A promise and its resolver */
-function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 };

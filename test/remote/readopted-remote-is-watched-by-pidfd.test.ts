@@ -48,7 +48,7 @@ describe('a re-adopted remote (no child handle)', () => {
   });
 
   it('notices the death through the pidfd alone once its monitor connection was closed by us', async () => {
-    const { pid, startTime, qmpPath, l } = await launchAndForget();
+    const { pid, startTime, qmpPath } = await launchAndForget();
     const qmp = await QmpClient.connect(qmpPath);
     fresh.push(qmp);
     const sv = fx.track(new RemoteSupervisor({ rid: '8', alias: 'ua-lsi0', pid, startTime, qmp }));
@@ -64,7 +64,7 @@ describe('a re-adopted remote (no child handle)', () => {
   });
 
   it('refuses a pid whose start time differs (pid reuse): crashed at once, and kill() sends nothing', async () => {
-    const { pid, startTime, qmpPath, l } = await launchAndForget();
+    const { pid, startTime, qmpPath } = await launchAndForget();
     const qmp = await QmpClient.connect(qmpPath);
     fresh.push(qmp);
     const sv = fx.track(new RemoteSupervisor({ rid: '8', alias: 'ua-lsi0', pid, startTime: startTime - 1n, qmp }));
