@@ -1,21 +1,9 @@
 #!/usr/bin/env node
 /**
- * mpvirsh: a virsh-compatible CLI over libvirt's C library. Commands land with
- * the wire protocol; until then the entry point only documents itself.
+ * mpvirsh: virsh's syntax, output and exit codes over libvirt's own C library (src/libvirt), for
+ * any libvirt daemon; by default mpvirtd at mpqemu:///system (root) or mpqemu:///session.
+ * docs/cli-reference.md lists the commands it has.
  */
-import { parseArgs } from 'node:util';
+import { mpvirsh } from './virsh/main.js';
 
-const USAGE = `Usage: mpvirsh [-c URI] [-r] [-q] COMMAND [ARGS...]
-
-A virsh-compatible shell for mpvirt (default URI mpqemu:///system).
-
-Not yet available in this version: no command is implemented yet.
-`;
-
-const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } }, strict: false });
-if (values.version) {
-  process.stdout.write('mpvirsh 0.1.0\n');
-} else {
-  process.stdout.write(USAGE);
-  process.exitCode = values.help ? 0 : 1;
-}
+process.exitCode = await mpvirsh(process.argv.slice(2));

@@ -1,0 +1,43 @@
+/**
+ * mpvirsh's command groups, in virsh's order (tools/virsh.c cmdGroups), and within a group in the
+ * order of virsh's own tables (`help`, completion and usage list them so), which is not quite
+ * alphabetical.
+ */
+import type { CmdDef, CmdGroup } from '../vsh/command-def.js';
+import type { CommandLookup } from '../vsh/parse.js';
+import type { Ctl } from './ctl.js';
+import { lifecycleCommands } from './commands-lifecycle.js';
+import { monitorCommands } from './commands-monitor.js';
+import { hostCommands, setHelpGroups, shellCommands } from './commands-shell.js';
+import { completeCommand } from './complete.js';
+
+/** virsh 9.0's table order per group (`virsh help GROUP`). */
+const ORDER: Readonly<Record<string, string>> = {
+  domain: 'attach-device attach-disk attach-interface autostart blkdeviotune blkiotune blockcommit blockcopy blockjob blockpull blockresize change-media console cpu-stats create define desc destroy detach-device detach-device-alias detach-disk detach-interface domdisplay domfsfreeze domfsthaw domfsinfo domfstrim domhostname domid domif-setlink domiftune domjobabort domjobinfo domlaunchsecinfo domsetlaunchsecstate domname domrename dompmsuspend dompmwakeup domuuid domxml-from-native domxml-to-native dump dumpxml edit get-user-sshkeys inject-nmi iothreadinfo iothreadpin iothreadadd iothreadset iothreaddel send-key send-process-signal lxc-enter-namespace managedsave managedsave-remove managedsave-edit managedsave-dumpxml managedsave-define memtune perf metadata migrate migrate-setmaxdowntime migrate-getmaxdowntime migrate-compcache migrate-setspeed migrate-getspeed migrate-postcopy numatune qemu-attach qemu-monitor-command qemu-monitor-event qemu-agent-command guest-agent-timeout reboot reset restore resume save save-image-define save-image-dumpxml save-image-edit schedinfo screenshot set-lifecycle-action set-user-sshkeys set-user-password setmaxmem setmem setvcpus shutdown start suspend ttyconsole undefine update-device update-memory-device vcpucount vcpuinfo vcpupin emulatorpin vncdisplay guestvcpus setvcpu domblkthreshold guestinfo domdirtyrate-calc dom-fd-associate',
+  monitor: 'domblkerror domblkinfo domblklist domblkstat domcontrol domif-getlink domifaddr domiflist domifstat dominfo dommemstat domstate domstats domtime list',
+  host: 'allocpages capabilities cpu-baseline cpu-compare cpu-models domcapabilities freecell freepages hostname hypervisor-cpu-baseline hypervisor-cpu-compare maxvcpus node-memory-tune nodecpumap nodecpustats nodeinfo nodememstats nodesevinfo nodesuspend sysinfo uri version',
+  virsh: 'cd echo exit help pwd quit self-test complete connect',
+};
+
+function group(name: string, keyword: string, commands: CmdDef<Ctl>[]): CmdGroup<Ctl> {
+  const order = (ORDER[keyword] ?? '').split(' ');
+  const rank = (c: CmdDef<Ctl>): number => {
+    const i = order.indexOf(c.name);
+    if (i < 0) throw new Error(`mpvirsh bug: command '${c.name}' has no place in virsh's '${keyword}' group`);
+    return i;
+  };
+  return { name, keyword, commands: [...commands].sort((a, b) => rank(a) - rank(b)) };
+}
+
+export const COMMAND_GROUPS: readonly CmdGroup<Ctl>[] = [
+  group('Domain Management', 'domain', lifecycleCommands),
+  group('Domain Monitoring', 'monitor', monitorCommands),
+  group('Host and Hypervisor', 'host', hostCommands),
+  group('Virsh itself', 'virsh', [...shellCommands, completeCommand(() => COMMAND_GROUPS, { find: (name) => index.get(name) as CmdDef | undefined })]),
+];
+setHelpGroups(COMMAND_GROUPS);
+
+const index = new Map<string, CmdDef<Ctl>>();
+for (const g of COMMAND_GROUPS) for (const c of g.commands) index.set(c.name, c);
+
+export const commandLookup: CommandLookup = { find: (name) => index.get(name) as CmdDef | undefined };
