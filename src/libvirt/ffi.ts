@@ -351,3 +351,23 @@ export function takePointerArray(p: PtrOrNull, n: number): Ptr[] {
     loaded().libc.free(p);
   }
 }
+
+/**
+ * Declares one area's further libvirt functions (networks, node devices, secrets, …) in its own
+ * module, beside the core table above, on first use: `const nv = declareFunctions<NetFns>({…})`,
+ * then `nv().virNetworkLookupByName(…)`. Prototypes are koffi's C-like strings; the library is
+ * `libvirt.so.0` unless `library` names another (`libvirt-qemu.so.0`). libvirt's error handler is
+ * installed (loaded()) before any of them can run.
+ */
+export function declareFunctions<T extends object>(protos: { [K in keyof T]: string }, library = 'libvirt.so.0'): () => T {
+  let fns: T | undefined;
+  return () => {
+    if (fns) return fns;
+    loaded();
+    const lib = koffi.load(library);
+    const out: Record<string, unknown> = {};
+    for (const [name, proto] of Object.entries(protos) as Array<[string, string]>) out[name] = lib.func(proto);
+    fns = out as T;
+    return fns;
+  };
+}
