@@ -2,11 +2,15 @@
  * The main thread's side of libvirt's event loop (event-worker.ts runs the loop itself).
  *
  * libvirt requires virEventRegisterDefaultImpl before the first connection is opened, or no
- * connection ever gets events or keepalives; so the first connect() starts the worker and waits
- * (Atomics.wait, ~60 ms) until it has registered. There is one loop per process, for good: libvirt
- * cannot unregister an event implementation. The worker is unref'ed unless a subscription is live,
- * so it never keeps a process alive by itself, and at exit it is woken so the thread can be joined
- * (a thread blocked in poll() would otherwise hang the process's exit).
+ * connection ever gets events or keepalives. As virsh does, this thread registers the
+ * implementation (microseconds) and a thread of its own runs it: the worker is started at once but
+ * not waited for, since a new worker takes ~100 ms to boot and a short command (`mpvirsh list`)
+ * should not pay that. Only what needs the worker's callback pointers (an event subscription, a
+ * stream watch) waits until it is ready. There is one loop per process, for good: libvirt cannot
+ * unregister an event implementation. The worker is unref'ed unless a subscription is live, so it
+ * never keeps a process alive by itself, and at exit it is told to stop — woken if it already
+ * polls, or never entering the loop if it is still booting (a thread blocked in poll() would
+ * otherwise hang the process's exit).
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -27,13 +31,16 @@ export interface CallbackPointers {
 class EventLoop {
   readonly #worker: Worker;
   readonly #ctl: Int32Array;
-  readonly #timer: number;
+  readonly #data: WorkerData;
+  readonly #shapes: number;
+  #ready: { callbacks: CallbackPointers; timer: number } | undefined;
   readonly #handlers = new Map<number, MessageHandler>();
   #nextId = 1;
-  readonly callbacks: CallbackPointers;
 
   constructor(shapes: WorkerData['shapes']) {
-    const data: WorkerData = {
+    if (lv().virEventRegisterDefaultImpl() < 0) throw new BindingError('ERR_LIBVIRT_EVENT_LOOP', 'virEventRegisterDefaultImpl failed');
+    this.#shapes = shapes.length;
+    this.#data = {
       koffiPath: createRequire(import.meta.url).resolve('koffi'),
       shapes,
       ctl: new SharedArrayBuffer(8),
@@ -41,21 +48,36 @@ class EventLoop {
       failure: new SharedArrayBuffer(512),
     };
     // Shipped as source: the worker must run from dist/ and from src/ under a TS loader alike.
-    // `__name` is defined in case a bundler's keep-names transform references it.
-    const code = `globalThis.__name ??= (f) => f;\n(${eventWorkerMain.toString()})(require, require('node:worker_threads').workerData);`;
-    this.#worker = new Worker(code, { eval: true, workerData: data, name: 'libvirt-event-loop' });
-    this.#ctl = new Int32Array(data.ctl);
-    if (Atomics.wait(this.#ctl, 0, 0, 30_000) === 'timed-out') throw new BindingError('ERR_LIBVIRT_EVENT_LOOP', 'the event loop thread did not start within 30 s');
-    if (Atomics.load(this.#ctl, 0) !== 1) {
-      const text = Buffer.from(data.failure).toString('utf8').replace(/\0.*$/s, '');
-      throw new BindingError('ERR_LIBVIRT_EVENT_LOOP', text || 'the event loop thread failed');
-    }
-    const ptrs = [...new BigInt64Array(data.ptrs)];
-    this.callbacks = { domain: ptrs.slice(0, shapes.length), qemuMonitor: ptrs[shapes.length]!, stream: ptrs[shapes.length + 1]! };
-    this.#timer = Number(ptrs[shapes.length + 2]);
+    // `__name` is defined in case a bundler's keep-names transform references it. The code reaches
+    // Node's modules through process.getBuiltinModule, not `require`: a worker inherits the
+    // parent's flags, and under `--input-type=module` its eval'd code is an ES module.
+    const code = `globalThis.__name ??= (f) => f;
+{ const wt = process.getBuiltinModule('node:worker_threads');
+  const req = process.getBuiltinModule('node:module').createRequire(wt.workerData.koffiPath);
+  (${eventWorkerMain.toString()})(req, wt.workerData); }`;
+    this.#worker = new Worker(code, { eval: true, workerData: this.#data, name: 'libvirt-event-loop' });
+    this.#ctl = new Int32Array(this.#data.ctl);
     this.#worker.on('message', (m: WorkerMessage) => this.#handlers.get(m.s)?.(m));
     this.#worker.unref();
     process.once('exit', () => this.stop());
+  }
+
+  /** The worker's C callbacks, once it has booted (waits for that the first time). */
+  get callbacks(): CallbackPointers {
+    return this.#booted().callbacks;
+  }
+
+  #booted(): { callbacks: CallbackPointers; timer: number } {
+    if (this.#ready) return this.#ready;
+    if (Atomics.wait(this.#ctl, 0, 0, 30_000) === 'timed-out') throw new BindingError('ERR_LIBVIRT_EVENT_LOOP', 'the event loop thread did not start within 30 s');
+    if (Atomics.load(this.#ctl, 0) !== 1) {
+      const text = Buffer.from(this.#data.failure).toString('utf8').replace(/\0.*$/s, '');
+      throw new BindingError('ERR_LIBVIRT_EVENT_LOOP', text || 'the event loop thread failed');
+    }
+    const ptrs = [...new BigInt64Array(this.#data.ptrs)];
+    const n = this.#shapes;
+    this.#ready = { callbacks: { domain: ptrs.slice(0, n), qemuMonitor: ptrs[n]!, stream: ptrs[n + 1]! }, timer: Number(ptrs[n + 2]) };
+    return this.#ready;
   }
 
   /** A subscription id to pass to libvirt as the callback's opaque; its messages go to `h`. */
@@ -71,9 +93,14 @@ class EventLoop {
     if (this.#handlers.delete(id) && this.#handlers.size === 0) this.#worker.unref();
   }
 
+  /**
+   * Stops the loop thread: the flag first, then, if the worker has published its wake-up timer,
+   * that timer armed, so a poll() in progress returns; a worker still booting sees the flag before
+   * it would enter the loop.
+   */
   stop(): void {
     Atomics.store(this.#ctl, 1, 1);
-    lv().virEventUpdateTimeout(this.#timer, 0);
+    if (Atomics.load(this.#ctl, 0) === 1) lv().virEventUpdateTimeout(this.#booted().timer, 0);
   }
 }
 

@@ -42,7 +42,6 @@ export function eventWorkerMain(req: (id: string) => unknown, data: WorkerData):
     const koffi = req(data.koffiPath) as typeof import('koffi');
     const { parentPort } = req('node:worker_threads') as typeof import('node:worker_threads');
     const lib = koffi.load('libvirt.so.0');
-    const registerImpl = lib.func('int virEventRegisterDefaultImpl(void)') as () => number;
     const runOnce = lib.func('int virEventRunDefaultImpl(void)') as () => number;
     const addTimeout = lib.func('int virEventAddTimeout(int, void *, void *, void *)') as (f: number, cb: bigint, o: null, ff: null) => number;
     const updateTimeout = lib.func('void virEventUpdateTimeout(int, int)') as (t: number, f: number) => void;
@@ -58,7 +57,7 @@ export function eventWorkerMain(req: (id: string) => unknown, data: WorkerData):
     };
     const cType = (t: ArgType): string => (t === 'str' ? 'const char *' : t);
 
-    if (registerImpl() < 0) throw new Error('virEventRegisterDefaultImpl failed');
+    // the main thread has registered libvirt's default implementation before starting this worker
     data.shapes.forEach((shape, i) => {
       const proto = koffi.proto(`mpvirtLibvirtEvent${i}`, shape.returnsInt ? 'int' : 'void', ['void *', 'void *', ...shape.args.map(cType), 'void *']);
       const fn = (...argv: unknown[]): number => {
@@ -86,6 +85,8 @@ export function eventWorkerMain(req: (id: string) => unknown, data: WorkerData):
     ptrs[data.shapes.length + 2] = BigInt(timer);
     Atomics.store(ctl, 0, 1);
     Atomics.notify(ctl, 0);
+    // the stop flag is read after the timer id is published: a stop() that saw no timer yet is
+    // seen here before the first poll; one that armed it makes the poll return
     while (Atomics.load(ctl, 1) === 0) runOnce();
   } catch (e) {
     new Uint8Array(data.failure).set(Buffer.from(String(e instanceof Error ? e.message : e)).subarray(0, data.failure.byteLength - 1));

@@ -38,6 +38,7 @@ export interface Libvirt {
   virGetLastError(): PtrOrNull;
   virResetLastError(): void;
   virSetErrorFunc(userData: null, fn: Ptr | null): void;
+  virEventRegisterDefaultImpl(): number;
   virEventAddTimeout(frequency: number, cb: Ptr, opaque: null, ff: null): number;
   virEventUpdateTimeout(timer: number, frequency: number): void;
 
@@ -190,6 +191,7 @@ function declare(): { lv: Libvirt; libc: Libc; types: Types } {
     virGetLastError: 'void *virGetLastError(void)',
     virResetLastError: 'void virResetLastError(void)',
     virSetErrorFunc: 'void virSetErrorFunc(void *userData, void *handler)',
+    virEventRegisterDefaultImpl: 'int virEventRegisterDefaultImpl(void)',
     virEventAddTimeout: 'int virEventAddTimeout(int frequency, void *cb, void *opaque, void *ff)',
     virEventUpdateTimeout: 'void virEventUpdateTimeout(int timer, int frequency)',
     virConnectOpen: 'void *virConnectOpen(const char *name)',
@@ -298,8 +300,20 @@ function declare(): { lv: Libvirt; libc: Libc; types: Types } {
     virStreamEventUpdateCallback: 'int virStreamEventUpdateCallback(void *s, int events)',
     virStreamEventRemoveCallback: 'int virStreamEventRemoveCallback(void *s)',
   };
+  // Each function is declared on its first call: koffi parses a prototype in ~50 µs, and a short
+  // command (`mpvirsh list`) uses a dozen of the table's functions.
   const lv: Record<string, unknown> = {};
-  for (const [name, p] of Object.entries(protos)) lv[name] = typeof p === 'string' ? lib.func(p) : p[0].func(p[1], p[2], p[3]);
+  for (const [name, p] of Object.entries(protos)) {
+    Object.defineProperty(lv, name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        const fn: unknown = typeof p === 'string' ? lib.func(p) : p[0].func(p[1], p[2], p[3]);
+        Object.defineProperty(lv, name, { value: fn, enumerable: true });
+        return fn;
+      },
+    });
+  }
   const libc: Libc = { free: c.func('void free(void *p)'), strdup: c.func('void *strdup(const char *s)') };
   return { lv: lv as unknown as Libvirt, libc, types: { error, statsRecord, credential, auth, authCallback, closeCallback } };
 }
@@ -357,7 +371,8 @@ export function takePointerArray(p: PtrOrNull, n: number): Ptr[] {
  * module, beside the core table above, on first use: `const nv = declareFunctions<NetFns>({…})`,
  * then `nv().virNetworkLookupByName(…)`. Prototypes are koffi's C-like strings; the library is
  * `libvirt.so.0` unless `library` names another (`libvirt-qemu.so.0`). libvirt's error handler is
- * installed (loaded()) before any of them can run.
+ * installed (loaded()) before any of them can run. As in the core table, each function is declared
+ * by koffi on its first call.
  */
 export function declareFunctions<T extends object>(protos: { [K in keyof T]: string }, library = 'libvirt.so.0'): () => T {
   let fns: T | undefined;
@@ -366,7 +381,17 @@ export function declareFunctions<T extends object>(protos: { [K in keyof T]: str
     loaded();
     const lib = koffi.load(library);
     const out: Record<string, unknown> = {};
-    for (const [name, proto] of Object.entries(protos) as Array<[string, string]>) out[name] = lib.func(proto);
+    for (const [name, proto] of Object.entries(protos) as Array<[string, string]>) {
+      Object.defineProperty(out, name, {
+        configurable: true,
+        enumerable: true,
+        get() {
+          const fn: unknown = lib.func(proto);
+          Object.defineProperty(out, name, { value: fn, enumerable: true });
+          return fn;
+        },
+      });
+    }
     fns = out as T;
     return fns;
   };
