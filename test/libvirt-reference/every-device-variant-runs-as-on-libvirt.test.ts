@@ -97,8 +97,12 @@ describe('every device variant on mpvirtd and on libvirtd', () => {
         const t: string[] = [];
         const step = async (...args: string[]): Promise<Out> => {
           const o = await virsh(args);
-          // QEMU's own error lines carry a timestamp
-          const stderr = o.stderr.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/g, 'TIME');
+          // QEMU's own error lines carry a timestamp. And libvirt words a QEMU that dies at start
+          // in one of two ways, by a race: "qemu unexpectedly closed the monitor" if it had
+          // connected to the monitor socket before QEMU died, else "process exited while
+          // connecting to monitor" (seen both ways for the same definition on a loaded machine).
+          const stderr = o.stderr.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/g, 'TIME')
+            .replace('internal error: qemu unexpectedly closed the monitor: ', 'internal error: process exited while connecting to monitor: ');
           t.push(`$ virsh ${args.join(' ')}\n[${o.code}] ${comparableLive(withoutIsolation(o.stdout))}${stderr}`);
           return o;
         };

@@ -3,7 +3,7 @@
 // guest's XML, domblklist and domblkinfo show it as libvirt's do, and a missing pool, an inactive
 // pool and a missing volume are refused at start with libvirt's errors (define accepts them, as
 // libvirt's does). On mpvirtd the remote QEMU really holds the volume's file.
-import { mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sideBySide, type VirshOut } from './side-by-side.js';
@@ -66,6 +66,11 @@ describe('volume disks', () => {
         const lt = s.theirs('dumpxml', 'vd');
         if (same(diskEl(lo.stdout)) !== same(diskEl(lt.stdout))) diffs.push(`live disk:\n  ours   ${diskEl(lo.stdout)}\n  theirs ${diskEl(lt.stdout)}`);
         const obj = s.r.driver.lookupByName('vd');
+        // once (a loaded CI machine) the domain was no longer running here: say what it was
+        if (!obj.runtime) {
+          const logFile = join(s.r.h.logDir, 'vd.log');
+          expect.fail(`vd not running right after its start: state ${JSON.stringify(obj.state)}; log:\n${existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-3000) : '(none)'}`);
+        }
         s.r.h.track(obj);
         // the daemon opens the image and passes the fd: the remote holds the volume's file
         const pid = obj.runtime!.remotes[0]!.handle.pid;
