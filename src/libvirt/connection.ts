@@ -12,7 +12,7 @@ import { cString, Domain, createFlags, takeStatsRecords, type CreateOptions, typ
 import { ConnectListAllDomainsFlags as LF } from './enums-domain.js';
 import { ConnectCredentialType } from './enums-misc.js';
 import { check, checkBool, checkPtr, lastError } from './errors.js';
-import { eventLoop } from './event-loop.js';
+import { eventLoop, registerEventImpl } from './event-loop.js';
 import { libc, lv, takePointerArray, takeString, types, type Ptr } from './ffi.js';
 import { LibvirtObject } from './object.js';
 import type { DomainStats } from './stats.js';
@@ -42,6 +42,13 @@ export interface ConnectOptions {
   auth?: AuthOptions;
   /** virConnectFlags for virConnectOpenAuth (1: read-only, 2: no aliases) */
   flags?: number;
+  /**
+   * When libvirt's event-loop thread starts: 'now' (default), so keepalives are answered and
+   * events flow from the first moment; or 'on-first-subscription', for a short-lived process
+   * (a CLI command) that should not boot a worker (~100 ms) it may never need. Events and
+   * stream watches start the thread either way.
+   */
+  eventLoop?: 'now' | 'on-first-subscription';
 }
 
 /** Filters of virConnectListAllDomains (none: every domain). */
@@ -111,7 +118,10 @@ function openAuth(uri: string | null, auth: AuthOptions | undefined, flags: numb
  * means libvirt's default (LIBVIRT_DEFAULT_URI, …). The first call starts libvirt's event loop.
  */
 export function connect(uri: string | null = null, opts: ConnectOptions = {}): Connection {
-  eventLoop(); // must precede the first open, or this connection never gets events
+  // libvirt's event implementation must be registered before the first open, or this connection
+  // never gets events; the loop thread starts now unless the caller defers it
+  if (opts.eventLoop === 'on-first-subscription') registerEventImpl();
+  else eventLoop();
   const flags = (opts.flags ?? 0) | (opts.readonly ? 1 : 0);
   const viaAuth = opts.auth !== undefined || (opts.flags ?? 0) !== 0;
   let p: Ptr | null;

@@ -38,7 +38,7 @@ class EventLoop {
   #nextId = 1;
 
   constructor(shapes: WorkerData['shapes']) {
-    if (lv().virEventRegisterDefaultImpl() < 0) throw new BindingError('ERR_LIBVIRT_EVENT_LOOP', 'virEventRegisterDefaultImpl failed');
+    registerEventImpl();
     this.#shapes = shapes.length;
     this.#data = {
       koffiPath: createRequire(import.meta.url).resolve('koffi'),
@@ -95,16 +95,31 @@ class EventLoop {
 
   /**
    * Stops the loop thread: the flag first, then, if the worker has published its wake-up timer,
-   * that timer armed, so a poll() in progress returns; a worker still booting sees the flag before
-   * it would enter the loop.
+   * that timer armed, so a poll() in progress returns; a worker still booting finishes booting,
+   * then sees the flag before it would enter the loop.
    */
   stop(): void {
     Atomics.store(this.#ctl, 1, 1);
+    // A worker still booting is waited for: Node terminating it at exit in the middle of loading
+    // koffi's native module is a fatal error (napi_throw), seen as mpvirsh dying at exit.
+    Atomics.wait(this.#ctl, 0, 0, 10_000);
     if (Atomics.load(this.#ctl, 0) === 1) lv().virEventUpdateTimeout(this.#booted().timer, 0);
   }
 }
 
 let loop: EventLoop | undefined;
+let implRegistered = false;
+
+/**
+ * Registers libvirt's default event implementation on this thread, once (what libvirt needs
+ * before the first open). Without the loop thread running it, connections still work call by
+ * call; the thread starts with eventLoop(), at the latest when something subscribes.
+ */
+export function registerEventImpl(): void {
+  if (implRegistered) return;
+  if (lv().virEventRegisterDefaultImpl() < 0) throw new BindingError('ERR_LIBVIRT_EVENT_LOOP', 'virEventRegisterDefaultImpl failed');
+  implRegistered = true;
+}
 
 /** The process's event loop, started (synchronously) on first use. */
 export function eventLoop(): EventLoop {

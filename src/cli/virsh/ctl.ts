@@ -66,7 +66,9 @@ export class Ctl {
 
   /** virshConnect: open, then keepalive (5 s × 6 by default; a refused keepalive only matters when asked for). */
   open(uri: string | null, readonly: boolean): Connection | undefined {
-    const c = connect(uri, { flags: readonly ? 1 : 0 });
+    // a one-shot command boots libvirt's event-loop worker only if it subscribes (event, console…);
+    // the shell runs it from the start, so keepalives are answered between commands
+    const c = connect(uri, { flags: readonly ? 1 : 0, eventLoop: this.interactive ? 'now' : 'on-first-subscription' });
     const forced = this.opts.keepaliveInterval >= 0 || this.opts.keepaliveCount >= 0;
     const interval = this.opts.keepaliveInterval >= 0 ? this.opts.keepaliveInterval : 5;
     const count = this.opts.keepaliveCount >= 0 ? this.opts.keepaliveCount : 6;
