@@ -110,6 +110,23 @@ export class MpvirtError extends Error {
   }
 }
 
+/**
+ * An error another libvirt raised (the host's network, node device, secret, … daemons that
+ * mpvirtd forwards to, as libvirt's own hypervisor daemons do): its number, domain, level,
+ * text and extra fields pass to the client unchanged, so virsh prints what that daemon said.
+ */
+export class ForeignLibvirtError extends Error {
+  override readonly name = 'ForeignLibvirtError';
+  constructor(
+    readonly number: number,
+    readonly domain: number,
+    message: string,
+    readonly extra: { level: number; str1: string | null; str2: string | null; str3: string | null; int1: number; int2: number },
+  ) {
+    super(message);
+  }
+}
+
 export function isMpvirtError(e: unknown, code?: ErrorCode): e is MpvirtError {
   return e instanceof MpvirtError && (code === undefined || e.code === code);
 }

@@ -21,6 +21,12 @@ export interface DaemonConfig {
   jailIds?: readonly [number, number] | null;
   /** `drop_in = 1`: also answer plain qemu:///system at libvirt's own socket paths (drop-in.ts) */
   dropIn?: boolean;
+  /** the host libvirt URIs secondary-driver calls go to (secondary-drivers.ts); default libvirt's own choice */
+  networkUri?: string;
+  nodedevUri?: string;
+  nwfilterUri?: string;
+  secretUri?: string;
+  interfaceUri?: string;
 }
 
 type ConfValue = string | number | ConfValue[];
@@ -37,6 +43,11 @@ export function normalizeLogLevel(v: string | number): string | undefined {
 type Setting = (v: ConfValue, bad: (expected: string) => MpvirtError) => Partial<DaemonConfig>;
 const int = (min: number, key: keyof DaemonConfig): Setting => (v, bad) => {
   if (typeof v !== 'number' || v < min) throw bad(`an integer >= ${min}`);
+  return { [key]: v };
+};
+/** A libvirt URI such as `network:///system` or `network+unix:///system?socket=/path` */
+const uri = (key: 'networkUri' | 'nodedevUri' | 'nwfilterUri' | 'secretUri' | 'interfaceUri'): Setting => (v, bad) => {
+  if (typeof v !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\//.test(v)) throw bad('a libvirt URI string such as "network:///system"');
   return { [key]: v };
 };
 const SETTINGS: Record<string, Setting> = {
@@ -65,6 +76,11 @@ const SETTINGS: Record<string, Setting> = {
     if (!ok) throw bad('[first, last] ids with 1 <= first <= last < 2147483647, or [] to run QEMU as the daemon\'s user');
     return { jailIds: [v[0] as number, v[1] as number] as const };
   },
+  network_uri: uri('networkUri'),
+  nodedev_uri: uri('nodedevUri'),
+  nwfilter_uri: uri('nwfilterUri'),
+  secret_uri: uri('secretUri'),
+  interface_uri: uri('interfaceUri'),
   // virconf has no booleans: libvirt's own switches are 0/1 integers
   drop_in: (v, bad) => {
     if (v !== 0 && v !== 1) throw bad('0 or 1');

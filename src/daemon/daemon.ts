@@ -15,6 +15,8 @@ import type { DriverTuning, Logger } from '../driver/core.js';
 import { startRpcServer, type RpcServer } from '../rpc/server.js';
 import { QemuDriver } from '../driver/driver.js';
 import { StorageDriver } from '../storage/storage-driver.js';
+import { hostSecondaryDrivers, type SecondaryUris } from './secondary-drivers.js';
+import { hostNetworkPorts } from './host-networks.js';
 import type { ActivatedSockets } from './socket-activation.js';
 import { tryLockExclusive, unlock } from './flock.js';
 import { prepareDropIn, refuseStrayDropInSockets } from './drop-in.js';
@@ -187,6 +189,17 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+/** mpvirtd.conf's `*_uri` settings, by driver */
+function secondaryUris(c: DaemonConfig): SecondaryUris {
+  return {
+    ...(c.networkUri !== undefined && { network: c.networkUri }),
+    ...(c.nodedevUri !== undefined && { nodedev: c.nodedevUri }),
+    ...(c.nwfilterUri !== undefined && { nwfilter: c.nwfilterUri }),
+    ...(c.secretUri !== undefined && { secret: c.secretUri }),
+    ...(c.interfaceUri !== undefined && { interface: c.interfaceUri }),
+  };
+}
+
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const paths = resolveDaemonPaths(opts, opts.env);
   const config = await readDaemonConfig(paths.configFile, paths.configFileExplicit);
@@ -252,6 +265,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // volume disks resolve through the storage driver: its pools (autostart ones started) come
   // first, so an autostarted domain on a volume finds it, as libvirt orders its drivers
   driver.volumes = (pool, volume) => storage.resolveDiskVolume(pool, volume);
+  // <interface type='network'> gets a port on the host's network at start, as in libvirt
+  const networks = hostNetworkPorts(secondaryUris(config));
+  driver.networks = networks;
   try {
     await storage.init();
     await driver.init();
@@ -266,7 +282,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   try {
     const activated = opts.activatedSockets;
     server = await startRpcServer({
-      driver, storage, socketPath: paths.socket, ...(paths.socketRo !== undefined && { socketRoPath: paths.socketRo }), log,
+      driver, storage, secondary: hostSecondaryDrivers(secondaryUris(config)), socketPath: paths.socket, ...(paths.socketRo !== undefined && { socketRoPath: paths.socketRo }), log,
       ...(activated && { socketFd: activated.rw, ...(activated.ro !== undefined && { socketRoFd: activated.ro }) }),
       ...(extraSockets.length > 0 && { extraSockets }),
     });
@@ -290,6 +306,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       try {
         await server.close();
         await driver.detach();
+        networks.close();
       } finally {
         release();
         logger.info({ leftRunning }, 'mpvirtd stopped');

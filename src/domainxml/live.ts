@@ -6,13 +6,13 @@
  */
 import { withoutGeneratedAliases } from './aliases.js';
 import { reanchorTopLevel } from './defaults/top-level.js';
-import { withoutGeneratedTapNames } from './net.js';
+import { withoutGeneratedTapNames, withoutNetworkPorts } from './net.js';
 import type { DiskDef, DomainDef, RemoteProcessLive } from './model.js';
 import { attr, makeElement, type XElement, type XNode } from './xmltree.js';
 
 /** The definition without anything live (what define stores): no id, no generated alias. */
 export function withoutLiveState(input: DomainDef): DomainDef {
-  const def = withoutGeneratedTapNames(withoutDiskIndexes(withoutPtyPaths(withoutGeneratedAliases(input))));
+  const def = withoutNetworkPorts(withoutGeneratedTapNames(withoutDiskIndexes(withoutPtyPaths(withoutGeneratedAliases(input)))));
   const { id: _id, ...rest } = def;
   const remote = def.metadata?.remote;
   if (!remote || !remote.processes.some((p) => p.live)) return rest;

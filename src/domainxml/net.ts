@@ -50,7 +50,25 @@ export function withTapNames(def: DomainDef, taps: ReadonlyMap<string, string>):
   };
 }
 
-/** The taps of a running definition's bridge interfaces (what stop removes). */
+/** The taps of a running definition's bridge and network interfaces (what stop removes). */
 export function tapNamesOf(def: DomainDef): string[] {
-  return def.devices.filter((d): d is InterfaceDef => d.kind === 'interface' && d.type === 'bridge' && d.target?.dev !== undefined).map((d) => d.target!.dev!);
+  return def.devices.filter((d): d is InterfaceDef => d.kind === 'interface' && (d.type === 'bridge' || d.type === 'network') && d.target?.dev !== undefined).map((d) => d.target!.dev!);
+}
+
+/** What a network interface's `<source>` says only while it runs: its port and the bridge it resolved to. */
+const NETWORK_LIVE_ONLY = new Set(['portid', 'bridge', 'macTableManager']);
+
+/**
+ * The definition without a running network interface's port and bridge: libvirt's parser reads
+ * portid only from a live document and the bridge of a network never (virDomainNetDefParseXML),
+ * so a live `dumpxml` fed back to `define` asks for a new port at the next start.
+ */
+export function withoutNetworkPorts(def: DomainDef): DomainDef {
+  const live = (d: DomainDef['devices'][number]): d is InterfaceDef =>
+    d.kind === 'interface' && d.type === 'network' && (d.source?.fields.some(([k]) => NETWORK_LIVE_ONLY.has(k)) ?? false);
+  if (!def.devices.some(live)) return def;
+  return {
+    ...def,
+    devices: def.devices.map((d) => (live(d) ? { ...d, source: { fields: d.source!.fields.filter(([k]) => !NETWORK_LIVE_ONLY.has(k)), extra: d.source!.extra } } : d)),
+  };
 }

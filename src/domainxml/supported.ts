@@ -51,8 +51,8 @@ const SUPPORTED: Readonly<Record<string, ReadonlySet<string>>> = {
   diskFormat: new Set(['raw', 'qcow2']),
   controller: new Set(['scsi', 'pci', 'usb', 'sata', 'ide', 'fdc', 'virtio-serial']),
   scsiModel: new Set(['lsilogic', 'virtio-scsi']),
-  // 'network' needs libvirt's network driver, which mpvirt does not have (interfaceProblem)
-  interface: new Set(['user', 'bridge']),
+  // 'network' is resolved through the host's network driver at start (driver/networks.ts)
+  interface: new Set(['user', 'bridge', 'network']),
   nicModel: new Set(['virtio', 'e1000', 'e1000e', 'rtl8139']),
   // 'stdio' would tie the guest's console to the daemon's own stdio
   chardev: new Set(['pty', 'file', 'null', 'unix']),
@@ -76,18 +76,12 @@ function checkValue(set: keyof typeof SUPPORTED, value: string | undefined, path
 }
 
 /**
- * A virtual network is libvirt's network driver's (it resolves the network to a bridge, a
- * macvtap or a hostdev and runs its dnsmasq), which mpvirt does not have: refused at define,
- * naming what does run — the host bridge such a network would have put the guest on, or
- * QEMU's user-mode networking. virt-install picks network 'default' on a system URI when it
- * finds no host bridge, so this is what its users see.
+ * A virtual network is resolved at start through the host's network driver to the bridge its
+ * port plugs into (driver/networks.ts); define only needs the network's name, as libvirt's
+ * parser requires it (virXMLPropStringRequired).
  */
 function interfaceProblem(d: InterfaceDef): string | undefined {
-  if (d.type === 'network') {
-    const name = d.source?.fields.find(([k]) => k === 'network')?.[1];
-    return `interface type 'network'${name !== undefined ? ` (network '${name}')` : ''} needs libvirt's network driver, which mpvirt does not have: ` +
-      "use <interface type='bridge'><source bridge='BRIDGE'/></interface> with a bridge of the host, or <interface type='user'>";
-  }
+  if (d.type === 'network' && !d.source?.fields.some(([k]) => k === 'network')) return "Missing required attribute 'network' in element 'source'";
   if (d.type === 'bridge' && !sourceBridge(d)) return "interface type 'bridge' needs the host bridge it joins: <source bridge='BRIDGE'/>";
   return undefined;
 }

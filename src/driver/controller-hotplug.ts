@@ -19,6 +19,7 @@ import { parseRemoteProcess } from '../domainxml/parse.js';
 import { parseDevices } from '../domainxml/parse-devices.js';
 import { makeElement, type XElement } from '../domainxml/xmltree.js';
 import { assertMultiprocess } from '../emulator/caps-probe.js';
+import { refuseKnownCrashes } from '../emulator/known-crashes.js';
 import { controllerArgs, driveAddress, findController } from '../emulator/device-argv.js';
 import { buildLaunchPlan, type RemotePlan } from '../emulator/launch-plan.js';
 import type { QmpEvent } from '../emulator/qmp.js';
@@ -126,6 +127,8 @@ async function prepareLiveAttach(core: DriverCore, obj: DomainObject, rt: Domain
     return { live, controller, device: JSON.parse(argv[1]!) as Record<string, unknown> };
   }
   const remote = plan.remotes.find((r) => r.rid === rid)!;
+  // the main QEMU would crash at device_add, as at start (known-crashes.ts)
+  refuseKnownCrashes(caps, { domainType: live.type, remotes: [remote] });
   const argv = plan.main.argv;
   const proxyArg = argv.find((a, i) => argv[i - 1] === '-device' && a.startsWith('{') && (JSON.parse(a) as { id?: string }).id === controller.alias)!;
   return { live, controller, remote: { plan: remote, proxy: JSON.parse(proxyArg) as Record<string, unknown> } };

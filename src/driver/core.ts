@@ -4,6 +4,7 @@
  * without the whole driver class.
  */
 import type { VolumeResolver } from './volumes.js';
+import type { NetworkPorts } from './networks.js';
 import type { CapsCache } from '../emulator/caps-probe.js';
 import type { DisplayPorts } from './display-ports.js';
 import type { JailIds } from './jail-ids.js';
@@ -87,5 +88,7 @@ export interface DriverCore {
   readonly autoIsolate: AutoIsolatePolicy;
   /** resolves `<disk type='volume'>` at start (the storage driver, wired by the daemon) */
   readonly volumes: VolumeResolver | undefined;
+  /** plugs `<interface type='network'>` into the host's network at start (wired by the daemon) */
+  readonly networks: NetworkPorts | undefined;
   allocateId(): number;
 }

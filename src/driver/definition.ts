@@ -4,6 +4,7 @@
  * refusals), and the defaults a stored definition gets when the daemon loads it.
  */
 import { placeholderVolumes } from './volumes.js';
+import { placeholderNetworks } from './networks.js';
 import { applyAutoIsolation } from '../domainxml/auto-isolate.js';
 import { applyDefineDefaults } from '../domainxml/defaults/index.js';
 import { assertSupported, formatDomainXml, parseDomainXml, withoutChannelState, withoutLiveState } from '../domainxml/index.js';
@@ -26,7 +27,7 @@ export async function prepareDefinition(core: DriverCore, xml: string, validate:
   const full = applyDefineDefaults(def, caps, { newDomain: true });
   assertSupported(full);
   // everything the launch plan refuses is refused now, not at start
-  buildLaunchPlan(placeholderVolumes(full), caps, { runDir: `${core.dirs.stateDir}/${def.name}` });
+  buildLaunchPlan(placeholderNetworks(placeholderVolumes(full)), caps, { runDir: `${core.dirs.stateDir}/${def.name}` });
   return full;
 }
 

@@ -5,6 +5,7 @@
  */
 import * as stats from './api-stats.js';
 import type { VolumeResolver } from './volumes.js';
+import type { NetworkPorts } from './networks.js';
 import * as tuning from './api-tuning.js';
 import { screenshot as takeScreenshot, type Screenshot } from './screenshot.js';
 import type { BlockCounters, InterfaceCounters, MemoryStat, VcpuInfo } from './domain-stats.js';
@@ -101,6 +102,8 @@ export class QemuDriver implements DriverCore {
   readonly autoIsolate: AutoIsolatePolicy;
   /** set by the composition root once the storage driver exists */
   volumes: VolumeResolver | undefined;
+  /** set by the composition root: the host's network driver, for `<interface type='network'>` */
+  networks: NetworkPorts | undefined;
   private lastId = 0;
 
   constructor(opts: DriverOptions) {

@@ -19,6 +19,7 @@ import { attachRuntime } from './runtime.js';
 import { DomainState, PausedReason, ShutoffReason, type DomainStateNumber } from './state.js';
 import { removeDomainCgroup } from './domain-cgroup.js';
 import { removeTaps } from './net-tap.js';
+import { unplugNetworks } from './networks.js';
 
 const bigintOrUndefined = (s: string): bigint | undefined => (/^[0-9]+$/.test(s) ? BigInt(s) : undefined);
 
@@ -39,6 +40,7 @@ async function cleanUp(core: DriverCore, obj: DomainObject, rec: StatusRecord, r
   await core.status.removeRuntimeDir(rec.name).catch(() => {});
   try {
     await removeTaps(parseDomainXml(rec.liveXml), core.log, rec.name);
+    unplugNetworks(parseDomainXml(rec.liveXml), core.networks, core.log, rec.name);
     removeDomainCgroup(core, parseDomainXml(rec.liveXml));
   } catch {
     // a live XML that no longer parses names no cgroup we could find

@@ -16,6 +16,7 @@ import { withDisplayPorts } from './display-ports.js';
 import { cgroupLeaf, domainCgroup, removeDomainCgroup } from './domain-cgroup.js';
 import { idText, jailCredentials, jailText, jailWrapper, prepareDisplayDirs, type JailCredentials } from './jail.js';
 import { assertMultiprocess } from '../emulator/caps-probe.js';
+import { refuseKnownCrashes } from '../emulator/known-crashes.js';
 import { shellQuote } from '../emulator/native.js';
 import { ChildHandle } from '../remote/handle.js';
 import { launchPlan } from '../remote/launch.js';
@@ -23,6 +24,7 @@ import { superviseRemote } from './remote-supervision.js';
 import { openTaps } from './net-tap.js';
 import { applyPinning, hasPinning } from './cpu-pinning.js';
 import { resolveVolumes } from './volumes.js';
+import { plugNetworks, unplugNetworks } from './networks.js';
 import { refreshLiveCpu } from './live-cpu.js';
 import type { DriverCore } from './core.js';
 import type { DomainObject, DomainRuntime } from './domain-object.js';
@@ -39,7 +41,10 @@ function planFor(core: DriverCore, def: DomainDef): Promise<LaunchPlan> {
   return core.caps.get(emulator).then((caps) => {
     if ((def.metadata?.remote?.processes.length ?? 0) > 0) assertMultiprocess(caps);
     const firmwareLog = core.tuning.firmwareLog ? { firmwareLog: join(core.dirs.logDir, `${def.name}.firmware.log`) } : {};
-    return buildLaunchPlan(def, caps, { runDir: join(core.dirs.stateDir, def.name), ...firmwareLog });
+    const plan = buildLaunchPlan(def, caps, { runDir: join(core.dirs.stateDir, def.name), ...firmwareLog });
+    // a QEMU combination known to crash is refused before anything is spawned
+    refuseKnownCrashes(caps, { domainType: def.type, remotes: plan.remotes });
+    return plan;
   });
 }
 
@@ -48,7 +53,7 @@ export interface StartOptions {
   signal?: AbortSignal;
 }
 
-/** Start a domain: remotes, then the main QEMU paused, then `cont` (unless paused). */
+/** Start a domain: the remotes and the main QEMU (paused) spawned at once, then `cont` (unless paused). */
 export async function startDomain(core: DriverCore, obj: DomainObject, opts: StartOptions = {}): Promise<void> {
   if (obj.active) throw new MpvirtError('VIR_ERR_OPERATION_INVALID', 'domain is already running');
   // the running definition names every device as libvirt does; the argv uses those names
@@ -59,12 +64,16 @@ export async function startDomain(core: DriverCore, obj: DomainObject, opts: Sta
   }
   const runDir = join(core.dirs.stateDir, obj.name);
   // a volume disk gets its volume's path now, as libvirt translates it at start
-  const live = await withDisplayPorts(assignAliases(resolveVolumes(obj.def, core.volumes)), core.displayPorts, obj.name, runDir);
+  // and a network interface its port on the host's network, which names the bridge it runs on
+  const plugged = plugNetworks(assignAliases(resolveVolumes(obj.def, core.volumes)), core.networks, core.log);
+  let live: DomainDef;
   let plan: LaunchPlan;
   try {
+    live = await withDisplayPorts(plugged, core.displayPorts, obj.name, runDir);
     plan = await planFor(core, live);
   } catch (e) {
     core.displayPorts.release(obj.name);
+    unplugNetworks(plugged, core.networks, core.log, obj.name);
     throw e;
   }
   mkdirSync(core.dirs.logDir, { recursive: true, mode: 0o700 });
@@ -186,6 +195,7 @@ async function failStart(core: DriverCore, obj: DomainObject, e: unknown): Promi
   logLine(core, obj.name, `start failed: ${(e as Error).message}`);
   await core.status.removeRuntimeDir(obj.name).catch(() => {});
   removeDomainCgroup(core, obj.liveDef);
+  unplugNetworks(obj.liveDef, core.networks, core.log, obj.name);
   obj.setState(DomainState.SHUTOFF, ShutoffReason.FAILED);
   obj.id = -1;
   obj.liveDef = undefined;

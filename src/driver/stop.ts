@@ -7,6 +7,7 @@ import { MpvirtError } from '../errors.js';
 import { formatDomainXml, resolvedVolumes } from '../domainxml/index.js';
 import { removeDomainCgroup } from './domain-cgroup.js';
 import { removeTaps } from './net-tap.js';
+import { unplugNetworks } from './networks.js';
 import type { DriverCore } from './core.js';
 import type { DomainObject } from './domain-object.js';
 import { Detail, LifecycleEvent } from './events.js';
@@ -77,6 +78,7 @@ export async function stopDomain(core: DriverCore, obj: DomainObject, opts: Stop
   rt.main.qmp.close();
   rt.main.handle.dispose();
   await removeTaps(obj.liveDef, core.log, obj.name);
+  unplugNetworks(obj.liveDef, core.networks, core.log, obj.name);
   for (const r of rt.remotes) {
     r.qmp.close();
     // a remote exits by itself once its peer is gone; help it if it does not

@@ -81,11 +81,14 @@ const VNET_HDR_MODELS = new Set(['virtio', 'e1000e']);
 /** The backend of a NIC: QEMU's user-mode stack, or a tap the daemon creates on a host bridge. */
 function netdevOf(nic: InterfaceDef, id: string, alias: string, fds: ChildFds): { [key: string]: JsonValue } {
   if (nic.type === 'user') return { type: 'user', id };
-  const bridge = nic.type === 'bridge' ? sourceBridge(nic) : undefined;
+  // a network interface runs on the bridge its network's port named at start (driver/networks.ts)
+  const bridge = nic.type === 'bridge' || nic.type === 'network' ? sourceBridge(nic) : undefined;
   if (bridge === undefined) {
     throw unsupportedConfig(nic.type === 'bridge'
       ? "interface type 'bridge' needs the host bridge it joins: <source bridge='BRIDGE'/>"
-      : `interface type '${nic.type}' is not supported; use <interface type='bridge'> with a host bridge or <interface type='user'>`);
+      : nic.type === 'network'
+        ? "interface type 'network' has no bridge: its network was not resolved"
+        : `interface type '${nic.type}' is not supported; use <interface type='bridge'> with a host bridge or <interface type='user'>`);
   }
   if (nic.mac === undefined) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', `interface '${alias}' has no MAC address; its definition must be defined again to get one`);
   const ifname = nic.target?.dev;

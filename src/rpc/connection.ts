@@ -9,9 +9,10 @@
  * frame is disconnected: the byte stream cannot be resynchronised.
  */
 import type { Socket } from 'node:net';
-import { MpvirtError } from '../errors.js';
+import { ForeignLibvirtError, MpvirtError } from '../errors.js';
 import type { Logger } from '../driver/core.js';
 import type { StorageDriver } from '../storage/storage-driver.js';
+import type { SecondaryDriverOpener } from './procedures/forward-common.js';
 import { ServerStream, type StreamHandlers } from './stream.js';
 import { unsupportedName, type ProcedureRegistry } from './procedures/index.js';
 import type { CallContext, Procedure, RpcConnection, RpcDriver } from './procedures/types.js';
@@ -33,6 +34,8 @@ export interface ConnectionOptions {
   registry: ProcedureRegistry;
   driver: RpcDriver;
   storage?: StorageDriver;
+  /** the host's libvirt drivers the network, node device, … procedures forward to */
+  secondary?: SecondaryDriverOpener;
   log: Logger;
   /** accepted on the read-only socket: every connection is read-only */
   readOnlySocket: boolean;
@@ -252,7 +255,7 @@ export class RpcClient implements RpcConnection {
         throw e;
       }
       const ctx: CallContext = {
-        driver: this.opts.driver, ...(this.opts.storage && { storage: this.opts.storage }), conn: this, log: this.opts.log,
+        driver: this.opts.driver, ...(this.opts.storage && { storage: this.opts.storage }), ...(this.opts.secondary && { secondary: this.opts.secondary }), conn: this, log: this.opts.log,
         openStream: (handlers) => (stream = this.openStream(h, handlers)),
         passFds: (f) => void fds.push(...f),
       };
@@ -263,7 +266,7 @@ export class RpcClient implements RpcConnection {
         throw rpcError('Unable to encode message payload', e);
       }
     } catch (e) {
-      if (!(e instanceof MpvirtError)) this.opts.log.error({ conn: this.id, proc: name, err: e }, 'procedure failed unexpectedly');
+      if (!(e instanceof MpvirtError) && !(e instanceof ForeignLibvirtError)) this.opts.log.error({ conn: this.id, proc: name, err: e }, 'procedure failed unexpectedly');
       status = MessageStatus.ERROR;
       payload = encodeError(e);
     }

@@ -3,7 +3,7 @@
  * length-prefixed frames, domain handles and the error payload. Everything a
  * connection needs before it knows which procedure a call is for.
  */
-import { isMpvirtError } from '../errors.js';
+import { ForeignLibvirtError, isMpvirtError } from '../errors.js';
 import * as x from './xdr.js';
 import { XdrDecodeError } from './xdr.js';
 
@@ -220,6 +220,10 @@ const VIR_ERR_INTERNAL_ERROR = 1;
  * error with its message, so the client still gets an answer.
  */
 export function toRemoteError(e: unknown): RemoteError {
+  if (e instanceof ForeignLibvirtError) {
+    const m = e.message.length > MAX_ERROR_TEXT ? `${e.message.slice(0, MAX_ERROR_TEXT)}…` : e.message;
+    return { code: e.number, domain: e.domain, message: m, ...e.extra, dom: null, net: null };
+  }
   const [code, domain, message] = isMpvirtError(e)
     ? [e.number, e.domain, e.message]
     : [VIR_ERR_INTERNAL_ERROR, 0, `internal error: ${e instanceof Error ? e.message : String(e)}`];

@@ -18,11 +18,14 @@ import type { StorageDriver } from '../storage/storage-driver.js';
 import { RpcClient, type KeepaliveOptions } from './connection.js';
 import { defaultRegistry, type ProcedureRegistry } from './procedures/index.js';
 import type { RpcDriver } from './procedures/types.js';
+import type { SecondaryDriverOpener } from './procedures/forward-common.js';
 import { VIR_NET_MESSAGE_MAX } from './protocol.js';
 
 export interface RpcServerOptions {
   driver: RpcDriver;
   storage?: StorageDriver;
+  /** where network, node device, nwfilter, secret and interface calls go (the daemon wires the host's libvirt) */
+  secondary?: SecondaryDriverOpener;
   socketPath: string;
   socketRoPath?: string;
   /** systemd socket activation: already listening sockets to accept on instead of binding the paths */
@@ -71,6 +74,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     registry,
     driver: opts.driver,
     ...(opts.storage && { storage: opts.storage }),
+    ...(opts.secondary && { secondary: opts.secondary }),
     log: opts.log,
     maxMessageBytes: opts.maxMessageBytes ?? VIR_NET_MESSAGE_MAX,
     keepalive: { intervalMs: 5000, count: 6, ...opts.keepalive },

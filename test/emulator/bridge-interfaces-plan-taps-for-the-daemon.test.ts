@@ -53,6 +53,12 @@ describe('bridge interfaces in the launch plan', () => {
     expect(native.main.taps).toEqual([]);
   });
 
+  it("plan a network NIC resolved at start like a bridge NIC on its network's bridge", () => {
+    const p = plan(`<interface type='network'><mac address='52:54:00:00:00:05'/><source network='lab' portid='0f6c3a5e-1d2b-4c3a-9e8f-7a6b5c4d3e2f' bridge='virbr7'/><model type='virtio'/></interface>`);
+    expect(p.main.taps).toEqual([{ childFd: 5, alias: 'net0', bridge: 'virbr7', mac: '52:54:00:00:00:05', vnetHdr: true }]);
+    expect(netdevs(p.main.argv)).toEqual([{ type: 'tap', fd: '5', id: 'hostnet0' }]); // after the monitor (3) and the image (4)
+  });
+
   it('refuses what it cannot connect, should a definition that skipped define reach it', () => {
     const refusal = (nics: string): string => {
       try {
@@ -63,8 +69,11 @@ describe('bridge interfaces in the launch plan', () => {
       }
       return 'no error';
     };
+    // a network interface the driver did not resolve to its network's bridge (src/driver/networks.ts)
     expect(refusal("<interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/></interface>")).toBe(
-      "unsupported configuration: interface type 'network' is not supported; use <interface type='bridge'> with a host bridge or <interface type='user'>");
+      "unsupported configuration: interface type 'network' has no bridge: its network was not resolved");
+    expect(refusal("<interface type='direct'><mac address='52:54:00:00:00:01'/><source dev='eth0'/></interface>")).toBe(
+      "unsupported configuration: interface type 'direct' is not supported; use <interface type='bridge'> with a host bridge or <interface type='user'>");
     expect(refusal("<interface type='bridge'><mac address='52:54:00:00:00:01'/></interface>")).toBe(
       "unsupported configuration: interface type 'bridge' needs the host bridge it joins: <source bridge='BRIDGE'/>");
   });

@@ -17,6 +17,11 @@ import { domainLifecycleProcedures } from './domain-lifecycle.js';
 import { domainMetadataProcedures } from './domain-metadata.js';
 import { domainQueryProcedures } from './domain-query.js';
 import { eventProcedures } from './events.js';
+import { forwardedInterfaceProcedures } from './forward-interface.js';
+import { forwardedNetworkProcedures } from './forward-network.js';
+import { forwardedNodeDeviceProcedures } from './forward-nodedev.js';
+import { forwardedNWFilterProcedures } from './forward-nwfilter.js';
+import { forwardedSecretProcedures } from './forward-secret.js';
 import { hostCpuAndDomainCapsProcedures } from './host-cpu-and-domain-caps.js';
 import { nodeProcedures } from './node.js';
 import { qemuProcedures } from './qemu.js';
@@ -25,6 +30,7 @@ import { storageVolumeProcedures } from './storage-volumes.js';
 import type { Procedure } from './types.js';
 
 export type { CallContext, Procedure, RpcConnection, RpcDriver } from './types.js';
+export type { SecondaryDriverOpener, SecondaryKind } from './forward-common.js';
 
 const AREAS: readonly Procedure[][] = [
   connectProcedures,
@@ -45,6 +51,12 @@ const AREAS: readonly Procedure[][] = [
   storagePoolProcedures,
   storageVolumeProcedures,
   hostCpuAndDomainCapsProcedures,
+  // the host's libvirt drivers, forwarded (forward-common.ts)
+  forwardedNetworkProcedures,
+  forwardedNodeDeviceProcedures,
+  forwardedNWFilterProcedures,
+  forwardedSecretProcedures,
+  forwardedInterfaceProcedures,
 ];
 
 /** `${program}:${procedure}`: procedure numbers are only unique within a program. */
@@ -105,7 +117,11 @@ const UNSUPPORTED_NAMES: Readonly<Record<number, string>> = {
   229: 'virDomainGetControlInfo',
   265: 'virDomainGetMetadata',
   274: 'virDomainListAllSnapshots',
+  // secondary-driver events: the binding has no callbacks for them yet (docs/secondary-drivers.md)
+  313: 'virConnectNetworkEventRegisterAny',
   342: 'virConnectGetDomainCapabilities',
+  374: 'virConnectNodeDeviceEventRegisterAny',
+  380: 'virConnectSecretEventRegisterAny',
   413: 'virDomainListAllCheckpoints',
 };
 

@@ -10,6 +10,7 @@ import type { Logger } from '../../driver/core.js';
 import type { DomainObject } from '../../driver/domain-object.js';
 import type { QemuDriver } from '../../driver/driver.js';
 import type { StorageDriver } from '../../storage/storage-driver.js';
+import type { SecondaryDriverOpener } from './forward-common.js';
 import type { StreamHandlers, StreamOutput } from '../stream.js';
 import { bytesToUuid, type WireDomain } from '../protocol.js';
 import type { Codec } from '../xdr.js';
@@ -98,6 +99,8 @@ export interface CallContext {
   driver: RpcDriver;
   /** storage pools and volumes; absent: their procedures answer NO_SUPPORT */
   storage?: StorageDriver;
+  /** the host's libvirt drivers the secondary-driver procedures forward to; absent: NO_SUPPORT */
+  secondary?: SecondaryDriverOpener;
   /** a stream for this call (upload, download, console): it starts once the reply is out */
   openStream(handlers: StreamHandlers): StreamOutput;
   /**

@@ -2,13 +2,14 @@
 // 52:54:00 and three random bytes (virDomainNetGenerateMAC), never one another NIC of the domain
 // has; an explicit MAC is read and written as virMacAddrParse/virMacAddrFormat do (a multicast one
 // is refused); the definition keeps them, so a redefine of dumpxml changes nothing; a generated
-// tap name (vnetN) of the live XML leaves the definition. <interface type='network'> is refused
-// naming what runs instead. The golden define output is in test/fixtures/domainxml/nics.
+// tap name (vnetN) of the live XML leaves the definition. <interface type='network'> is defined
+// with its network (resolved at start, src/driver/networks.ts); its live port and bridge leave the
+// definition again, as libvirt's parser drops them. The golden define output is in test/fixtures/domainxml/nics.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyDefineDefaults, type MacRandom } from '../../src/domainxml/defaults/index.js';
-import { assertSupported, findUnsupported, formatDomainXml, parseDomainXml, withoutLiveState, withTapNames, type InterfaceDef } from '../../src/domainxml/index.js';
+import { findUnsupported, formatDomainXml, parseDomainXml, withoutLiveState, withTapNames, type InterfaceDef } from '../../src/domainxml/index.js';
 import { assignAliases } from '../../src/domainxml/aliases.js';
 import { MpvirtError } from '../../src/errors.js';
 import { recordedQemu72Caps } from '../emulator/recorded-qemu-7.2.js';
@@ -83,20 +84,15 @@ describe('MAC addresses at define', () => {
 });
 
 describe('interface types at define', () => {
-  it("refuses type='network', naming the network and the alternatives", () => {
-    const def = parseDomainXml(base("<interface type='network'><source network='default'/><model type='virtio'/></interface>"));
-    let err: unknown;
-    try {
-      assertSupported(def);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(MpvirtError);
-    expect((err as MpvirtError).code).toBe('VIR_ERR_CONFIG_UNSUPPORTED');
-    expect((err as MpvirtError).number).toBe(67);
-    expect((err as MpvirtError).message).toBe("unsupported configuration: interface type 'network' (network 'default') needs libvirt's network driver, which mpvirt does not have: " +
-      "use <interface type='bridge'><source bridge='BRIDGE'/></interface> with a bridge of the host, or <interface type='user'> (/domain/devices/interface)");
-    expect(findUnsupported(parseDomainXml(base("<interface type='network'/>")))[0]!.reason).toMatch(/^interface type 'network' needs libvirt's network driver/);
+  it("accepts type='network' with its network, refuses one without, and drops a run's port and bridge at define", () => {
+    expect(findUnsupported(parseDomainXml(base("<interface type='network'><source network='default'/><model type='virtio'/></interface>")))).toEqual([]);
+    expect(findUnsupported(parseDomainXml(base("<interface type='network'/>")))).toEqual([
+      { path: '/domain/devices/interface', reason: "Missing required attribute 'network' in element 'source'" },
+    ]);
+    const live = parseDomainXml(base("<interface type='network'><mac address='52:54:00:00:00:07'/><source network='default' portgroup='pg' portid='0f6c3a5e-1d2b-4c3a-9e8f-7a6b5c4d3e2f' bridge='virbr0'/><target dev='vnet3'/><model type='virtio'/></interface>"));
+    const nic = withoutLiveState(live).devices.find((d): d is InterfaceDef => d.kind === 'interface')!;
+    expect(nic.source?.fields).toEqual([['network', 'default'], ['portgroup', 'pg']]);
+    expect(nic.target?.dev).toBeUndefined();
   });
 
   it('refuses a bridge interface without its bridge, and what a bridge port would ignore', () => {
