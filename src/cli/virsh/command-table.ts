@@ -10,12 +10,31 @@ import { lifecycleCommands } from './commands-lifecycle.js';
 import { monitorCommands } from './commands-monitor.js';
 import { hostCommands, setHelpGroups, shellCommands } from './commands-shell.js';
 import { completeCommand } from './complete.js';
+import { configCommands } from './commands-config.js';
+import { deviceCommands } from './commands-devices.js';
+import { editCommands } from './commands-edit.js';
+import { saveCommands } from './commands-saves.js';
+import { consoleCommands } from './commands-console.js';
+import { eventCommands } from './commands-event.js';
+import { qemuCommands } from './commands-qemu.js';
+import { remoteCommands } from './commands-remote.js';
+import { statsCommands } from './commands-stats.js';
+import { hostInfoCommands } from './commands-host.js';
+import { vcpuCommands } from './commands-vcpu.js';
+import { pinCommands } from './commands-pin.js';
+import { domainTuningCommands } from './commands-domain-tuning.js';
+import { poolCommands } from './commands-pool.js';
+import { poolMoreCommands } from './commands-pool-more.js';
+import { volumeCommands } from './commands-volume.js';
 
 /** virsh 9.0's table order per group (`virsh help GROUP`). */
 const ORDER: Readonly<Record<string, string>> = {
   domain: 'attach-device attach-disk attach-interface autostart blkdeviotune blkiotune blockcommit blockcopy blockjob blockpull blockresize change-media console cpu-stats create define desc destroy detach-device detach-device-alias detach-disk detach-interface domdisplay domfsfreeze domfsthaw domfsinfo domfstrim domhostname domid domif-setlink domiftune domjobabort domjobinfo domlaunchsecinfo domsetlaunchsecstate domname domrename dompmsuspend dompmwakeup domuuid domxml-from-native domxml-to-native dump dumpxml edit get-user-sshkeys inject-nmi iothreadinfo iothreadpin iothreadadd iothreadset iothreaddel send-key send-process-signal lxc-enter-namespace managedsave managedsave-remove managedsave-edit managedsave-dumpxml managedsave-define memtune perf metadata migrate migrate-setmaxdowntime migrate-getmaxdowntime migrate-compcache migrate-setspeed migrate-getspeed migrate-postcopy numatune qemu-attach qemu-monitor-command qemu-monitor-event qemu-agent-command guest-agent-timeout reboot reset restore resume save save-image-define save-image-dumpxml save-image-edit schedinfo screenshot set-lifecycle-action set-user-sshkeys set-user-password setmaxmem setmem setvcpus shutdown start suspend ttyconsole undefine update-device update-memory-device vcpucount vcpuinfo vcpupin emulatorpin vncdisplay guestvcpus setvcpu domblkthreshold guestinfo domdirtyrate-calc dom-fd-associate',
-  monitor: 'domblkerror domblkinfo domblklist domblkstat domcontrol domif-getlink domifaddr domiflist domifstat dominfo dommemstat domstate domstats domtime list',
+  monitor: 'domblkerror domblkinfo domblklist domblkstat domcontrol domif-getlink domifaddr domiflist domifstat dominfo dommemstat domstate domstats domtime list remote-list',
+  events: 'event',
   host: 'allocpages capabilities cpu-baseline cpu-compare cpu-models domcapabilities freecell freepages hostname hypervisor-cpu-baseline hypervisor-cpu-compare maxvcpus node-memory-tune nodecpumap nodecpustats nodeinfo nodememstats nodesevinfo nodesuspend sysinfo uri version',
+  pool: 'find-storage-pool-sources-as find-storage-pool-sources pool-autostart pool-build pool-create-as pool-create pool-define-as pool-define pool-delete pool-destroy pool-dumpxml pool-edit pool-info pool-list pool-name pool-refresh pool-start pool-undefine pool-uuid pool-event pool-capabilities',
+  volume: 'vol-clone vol-create-as vol-create vol-create-from vol-delete vol-download vol-dumpxml vol-info vol-key vol-list vol-name vol-path vol-pool vol-resize vol-upload vol-wipe',
   virsh: 'cd echo exit help pwd quit self-test complete connect',
 };
 
@@ -30,9 +49,12 @@ function group(name: string, keyword: string, commands: CmdDef<Ctl>[]): CmdGroup
 }
 
 export const COMMAND_GROUPS: readonly CmdGroup<Ctl>[] = [
-  group('Domain Management', 'domain', lifecycleCommands),
-  group('Domain Monitoring', 'monitor', monitorCommands),
-  group('Host and Hypervisor', 'host', hostCommands),
+  group('Domain Management', 'domain', [...lifecycleCommands, ...consoleCommands, ...qemuCommands, ...configCommands, ...deviceCommands, ...editCommands, ...saveCommands, ...vcpuCommands, ...pinCommands, ...domainTuningCommands]),
+  group('Domain Monitoring', 'monitor', [...monitorCommands, ...remoteCommands, ...statsCommands]),
+  group('Domain Events', 'events', eventCommands),
+  group('Host and Hypervisor', 'host', [...hostCommands, ...hostInfoCommands]),
+  group('Storage Pool', 'pool', [...poolCommands, ...poolMoreCommands]),
+  group('Storage Volume', 'volume', volumeCommands),
   group('Virsh itself', 'virsh', [...shellCommands, completeCommand(() => COMMAND_GROUPS, { find: (name) => index.get(name) as CmdDef | undefined })]),
 ];
 setHelpGroups(COMMAND_GROUPS);

@@ -6,7 +6,7 @@
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { commonOpt, type CmdDef } from '../vsh/command-def.js';
 import { optBool, VshError } from '../vsh/options.js';
-import { formatTable } from '../vsh/table.js';
+import { emitTable, type Cell } from './json-output.js';
 import { attempt, type Ctl } from './ctl.js';
 import { withDomain } from './commands-lifecycle.js';
 
@@ -51,7 +51,7 @@ export const deviceListCommands: Cmd[] = [
     opts: [commonOpt.domain(), inactiveOpt, { name: 'details', type: 'bool', help: 'additionally display the type and device value' }],
     handler: (ctl, cmd) => withDomain(ctl, cmd, (dom) => {
       const details = optBool(cmd, 'details');
-      const rows: string[][] = [];
+      const rows: Cell[][] = [];
       for (const d of devices(ctl, attempt(ctl, undefined, () => dom.xml(optBool(cmd, 'inactive') ? 2 : 0)), 'disk')) {
         const type = attr(d, 'type');
         const device = attr(d, 'device');
@@ -70,9 +70,10 @@ export const deviceListCommands: Cmd[] = [
           const n = (k: string): number => Number.parseInt(attr(a, k) ?? '0', attr(a, k)?.startsWith('0x') ? 16 : 10);
           source = `nvme://${n('domain').toString(16).padStart(4, '0')}:${n('bus').toString(16).padStart(2, '0')}:${n('slot').toString(16).padStart(2, '0')}.${n('function')}/${ns}`;
         } else source = firstAttr(child(d, 'source'), ['file', 'dev', 'dir', 'name', 'volume', 'path']);
-        rows.push(details ? [type!, device!, target, source ?? '-'] : [target, source ?? '-']);
+        rows.push(details ? [type!, device!, target, source ?? null] : [target, source ?? null]);
       }
-      ctl.print(formatTable(details ? ['Type', 'Device', 'Target', 'Source'] : ['Target', 'Source'], rows, !ctl.opts.quiet));
+      const col = (header: string): { header: string; key: string } => ({ header, key: header.toLowerCase() });
+      emitTable(ctl, cmd, (details ? ['Type', 'Device', 'Target', 'Source'] : ['Target', 'Source']).map(col), rows);
       return true;
     }),
   },
@@ -80,12 +81,12 @@ export const deviceListCommands: Cmd[] = [
     name: 'domiflist', help: 'list all domain virtual interfaces', desc: 'Get the summary of virtual interfaces for a domain.',
     opts: [commonOpt.domain(), inactiveOpt],
     handler: (ctl, cmd) => withDomain(ctl, cmd, (dom) => {
-      const rows = devices(ctl, attempt(ctl, undefined, () => dom.xml(optBool(cmd, 'inactive') ? 2 : 0)), 'interface').map((n) => [
-        attr(child(n, 'target'), 'dev') ?? '-', attr(n, 'type') ?? '',
-        firstAttr(child(n, 'source'), ['bridge', 'dev', 'network', 'name', 'path']) ?? '-',
-        attr(child(n, 'model'), 'type') ?? '-', attr(child(n, 'mac'), 'address') ?? '-',
+      const rows: Cell[][] = devices(ctl, attempt(ctl, undefined, () => dom.xml(optBool(cmd, 'inactive') ? 2 : 0)), 'interface').map((n) => [
+        attr(child(n, 'target'), 'dev') ?? null, attr(n, 'type') ?? '',
+        firstAttr(child(n, 'source'), ['bridge', 'dev', 'network', 'name', 'path']) ?? null,
+        attr(child(n, 'model'), 'type') ?? null, attr(child(n, 'mac'), 'address') ?? null,
       ]);
-      ctl.print(formatTable(['Interface', 'Type', 'Source', 'Model', 'MAC'], rows, !ctl.opts.quiet));
+      emitTable(ctl, cmd, ['Interface', 'Type', 'Source', 'Model', 'MAC'].map((header) => ({ header, key: header.toLowerCase() })), rows);
       return true;
     }),
   },

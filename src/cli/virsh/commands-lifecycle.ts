@@ -9,6 +9,7 @@ import { commonOpt, type CmdDef, type OptDef, type ParsedCommand } from '../vsh/
 import { optBool, optString, VshError } from '../vsh/options.js';
 import { attempt, type Ctl } from './ctl.js';
 import { BY_ID, BY_NAME, BY_UUID, optDomain } from './lookup.js';
+import { runConsole } from './commands-console.js';
 
 type Cmd = CmdDef<Ctl>;
 
@@ -86,16 +87,24 @@ export const lifecycleCommands: Cmd[] = [
       { name: 'validate', type: 'bool', help: 'validate the XML against the schema' },
       { name: 'reset-nvram', type: 'bool', help: 're-initialize NVRAM from its pristine template' },
     ],
-    handler: (ctl, cmd) => {
+    handler: async (ctl, cmd) => {
       const from = optString(cmd, 'file')!;
       const xml = readXmlFile(from);
       if (optString(cmd, 'pass-fds') !== undefined) throw new VshError('mpvirsh cannot pass file descriptors to a domain (--pass-fds)');
-      if (optBool(cmd, 'console')) throw new VshError('mpvirsh cannot attach a console yet (--console); use `mpvirsh console DOMAIN` after create');
       const flags = (optBool(cmd, 'paused') ? 1 : 0) | (optBool(cmd, 'autodestroy') ? 2 : 0) | (optBool(cmd, 'validate') ? 16 : 0) | (optBool(cmd, 'reset-nvram') ? 32 : 0);
       const dom = attempt(ctl, `Failed to create domain from ${from}`, () => ctl.connected!.createDomain(xml, flags));
       if (!dom) return false;
       try {
         ctl.printExtra(`Domain '${dom.name}' created from ${from}\n`);
+        // virsh's create succeeds whatever its console did (the console's refusal is still printed)
+        if (optBool(cmd, 'console')) {
+          try {
+            await runConsole(ctl, dom, null, {});
+          } catch (e) {
+            if (!(e instanceof VshError)) throw e;
+            ctl.error(e.message);
+          }
+        }
       } finally {
         dom.free();
       }
@@ -115,16 +124,20 @@ export const lifecycleCommands: Cmd[] = [
       { name: 'pass-fds', type: 'string', help: 'pass file descriptors N,M,... to the guest' },
       { name: 'reset-nvram', type: 'bool', help: 're-initialize NVRAM from its pristine template' },
     ],
-    handler: (ctl, cmd) => withDomain(ctl, cmd, (dom) => {
-      if (dom.id !== -1) throw new VshError('Domain is already active');
-      if (optString(cmd, 'pass-fds') !== undefined) throw new VshError('mpvirsh cannot pass file descriptors to a domain (--pass-fds)');
-      if (optBool(cmd, 'console')) throw new VshError('mpvirsh cannot attach a console yet (--console); use `mpvirsh console DOMAIN` after start');
-      const flags = (optBool(cmd, 'paused') ? 1 : 0) | (optBool(cmd, 'autodestroy') ? 2 : 0) | (optBool(cmd, 'bypass-cache') ? 4 : 0) |
-        (optBool(cmd, 'force-boot') ? 8 : 0) | (optBool(cmd, 'reset-nvram') ? 32 : 0);
-      if (attempt(ctl, `Failed to start domain '${dom.name}'`, () => (dom.create(flags), true)) === undefined) return false;
-      ctl.printExtra(`Domain '${dom.name}' started\n`);
-      return true;
-    }, BY_NAME | BY_UUID),
+    handler: async (ctl, cmd) => {
+      const { dom } = optDomain(ctl, cmd, BY_NAME | BY_UUID);
+      try {
+        if (dom.id !== -1) throw new VshError('Domain is already active');
+        if (optString(cmd, 'pass-fds') !== undefined) throw new VshError('mpvirsh cannot pass file descriptors to a domain (--pass-fds)');
+        const flags = (optBool(cmd, 'paused') ? 1 : 0) | (optBool(cmd, 'autodestroy') ? 2 : 0) | (optBool(cmd, 'bypass-cache') ? 4 : 0) |
+          (optBool(cmd, 'force-boot') ? 8 : 0) | (optBool(cmd, 'reset-nvram') ? 32 : 0);
+        if (attempt(ctl, `Failed to start domain '${dom.name}'`, () => (dom.create(flags), true)) === undefined) return false;
+        ctl.printExtra(`Domain '${dom.name}' started\n`);
+        return optBool(cmd, 'console') ? await runConsole(ctl, dom, null, {}) : true;
+      } finally {
+        dom.free();
+      }
+    },
   },
   simple('destroy', 'destroy (stop) a domain', 'Forcefully stop a given domain, but leave its resources intact.', LIST.ACTIVE,
     (d, cmd) => d.destroy((optBool(cmd, 'graceful') ? 1 : 0) | (optBool(cmd, 'remove-logs') ? 2 : 0)),

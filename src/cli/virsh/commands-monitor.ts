@@ -7,6 +7,7 @@ import { LibvirtError } from '../../libvirt/errors.js';
 import { commonOpt, type CmdDef, type OptDef } from '../vsh/command-def.js';
 import { exclusive, optBool } from '../vsh/options.js';
 import { formatTable } from '../vsh/table.js';
+import { Fields, printJson, wantsJson, withJson, type Json } from './json-output.js';
 import { attempt, type Ctl } from './ctl.js';
 import { withDomain } from './commands-lifecycle.js';
 import { deviceListCommands } from './commands-devices-list.js';
@@ -78,13 +79,15 @@ const listCmd: Cmd = {
     exclusive(cmd, 'table', 'uuid');
     exclusive(cmd, 'table', 'id');
     const [optUUID, optName, optID, optTitle, managed] = ['uuid', 'name', 'id', 'title', 'managed-save'].map((n) => optBool(cmd, n));
-    const table = optBool(cmd, 'table') || (!optUUID && !optName && !optID);
+    const json = wantsJson(cmd);
+    const table = json || optBool(cmd, 'table') || (!optUUID && !optName && !optID);
     const doms = attempt(ctl, 'Failed to list domains', () => ctl.connected!.listAllDomains(flags));
     if (!doms) return false;
     const list = doms.map((dom) => ({ dom, id: dom.id, name: dom.name }));
     try {
       sortDomains(list);
       const rows: string[][] = [];
+      const docs: Json[] = [];
       let text = '';
       for (const { dom, id, name } of list) {
         const idText = id === -1 ? '-' : String(id);
@@ -95,6 +98,7 @@ const listCmd: Cmd = {
           const row = [idText, name, saved ? 'saved' : stateName(st.state)];
           if (optTitle) row.push(domainTitle(dom));
           rows.push(row);
+          if (json) docs.push({ id: id === -1 ? null : id, name, uuid: dom.uuid, state: row[2]!, ...(optTitle ? { title: row[3]! } : {}) });
         } else {
           let sep = '';
           if (optUUID) { text += dom.uuid; sep = ' '; }
@@ -107,7 +111,8 @@ const listCmd: Cmd = {
           text += '\n';
         }
       }
-      if (table) ctl.print(formatTable(optTitle ? ['Id', 'Name', 'State', 'Title'] : ['Id', 'Name', 'State'], rows, !ctl.opts.quiet));
+      if (json) printJson(ctl, docs);
+      else if (table) ctl.print(formatTable(optTitle ? ['Id', 'Name', 'State', 'Title'] : ['Id', 'Name', 'State'], rows, !ctl.opts.quiet));
       else ctl.print(text);
       return true;
     } finally {
@@ -132,26 +137,28 @@ const dominfoCmd: Cmd = {
   name: 'dominfo', help: 'domain information', desc: 'Returns basic information about the domain.', opts: [commonOpt.domain()],
   handler: (ctl, cmd) => withDomain(ctl, cmd, (dom) => {
     let ok = true;
+    const out = new Fields(ctl, cmd);
     const id = dom.id;
-    ctl.print(pad15('Id:', id === -1 ? '-' : String(id)));
-    ctl.print(pad15('Name:', dom.name));
-    ctl.print(pad15('UUID:', dom.uuid));
+    out.field('Id:', 'id', id === -1 ? '-' : String(id), id === -1 ? null : id);
+    out.field('Name:', 'name', dom.name);
+    out.field('UUID:', 'uuid', dom.uuid);
     const os = attempt(ctl, undefined, () => dom.osType());
-    if (os !== undefined) ctl.print(pad15('OS Type:', os));
+    if (os !== undefined) out.field('OS Type:', 'osType', os);
     const info = attempt(ctl, undefined, () => dom.info());
     if (info) {
-      ctl.print(pad15('State:', stateName(info.state)));
-      ctl.print(pad15('CPU(s):', String(info.vcpus)));
-      if (info.cpuTime !== 0n) ctl.print(pad15('CPU time:', `${(Number(info.cpuTime) / 1e9).toFixed(1)}s`));
-      ctl.print(pad15('Max memory:', info.maxMemory === 0xffffffff ? 'no limit' : `${info.maxMemory} KiB`));
-      ctl.print(pad15('Used memory:', `${info.memory} KiB`));
+      out.field('State:', 'state', stateName(info.state));
+      out.field('CPU(s):', 'cpus', String(info.vcpus), info.vcpus);
+      // JSON: CPU time in seconds as a number, always present (0 where virsh omits the line)
+      if (info.cpuTime !== 0n || out.json) out.field('CPU time:', 'cpuTime', `${(Number(info.cpuTime) / 1e9).toFixed(1)}s`, Number(info.cpuTime) / 1e9);
+      out.field('Max memory:', 'maxMemoryKiB', info.maxMemory === 0xffffffff ? 'no limit' : `${info.maxMemory} KiB`, info.maxMemory === 0xffffffff ? null : info.maxMemory);
+      out.field('Used memory:', 'usedMemoryKiB', `${info.memory} KiB`, info.memory);
     } else ok = false;
     const persistent = attempt(ctl, undefined, () => dom.isPersistent());
-    ctl.print(pad15('Persistent:', persistent === undefined ? 'unknown' : persistent ? 'yes' : 'no'));
+    out.field('Persistent:', 'persistent', persistent === undefined ? 'unknown' : persistent ? 'yes' : 'no', persistent ?? null);
     const autostart = attempt(ctl, undefined, () => dom.autostart);
-    if (autostart !== undefined) ctl.print(pad15('Autostart:', autostart ? 'enable' : 'disable'));
+    if (autostart !== undefined) out.field('Autostart:', 'autostart', autostart ? 'enable' : 'disable', autostart);
     const saved = attempt(ctl, undefined, () => dom.hasManagedSaveImage());
-    ctl.print(pad15('Managed save:', saved === undefined ? 'unknown' : saved ? 'yes' : 'no'));
+    out.field('Managed save:', 'managedSave', saved === undefined ? 'unknown' : saved ? 'yes' : 'no', saved ?? null);
     let model: { model: string; doi: string } | undefined;
     try {
       model = ctl.connected!.securityModel();
@@ -163,11 +170,14 @@ const dominfoCmd: Cmd = {
       }
     }
     if (model && model.model !== '') {
-      ctl.print(pad15('Security model:', model.model));
-      ctl.print(pad15('Security DOI:', model.doi));
+      out.field('Security model:', 'securityModel', model.model);
+      out.field('Security DOI:', 'securityDoi', model.doi);
       const label = attempt(ctl, undefined, () => dom.securityLabel());
       if (!label) return false;
-      if (label.label !== '') ctl.print(pad15('Security label:', `${label.label} (${label.enforcing ? 'enforcing' : 'permissive'})`));
+      if (label.label !== '') {
+        out.field('Security label:', 'securityLabel', `${label.label} (${label.enforcing ? 'enforcing' : 'permissive'})`, label.label);
+        out.set('securityEnforcing', label.enforcing);
+      }
     }
     const messages = (() => {
       try {
@@ -177,8 +187,9 @@ const dominfoCmd: Cmd = {
         throw e;
       }
     })();
-    messages.forEach((m, i) => ctl.print(pad15(i === 0 ? 'Messages:' : '', m)));
-    return ok;
+    messages.forEach((m, i) => out.text(pad15(i === 0 ? 'Messages:' : '', m)));
+    out.set('messages', messages);
+    return out.done(ok);
   }),
 };
 
@@ -188,9 +199,13 @@ const domstateCmd: Cmd = {
   handler: (ctl, cmd) => withDomain(ctl, cmd, (dom) => {
     const st = attempt(ctl, undefined, () => dom.state());
     if (!st) return false;
+    if (wantsJson(cmd)) {
+      printJson(ctl, { state: stateName(st.state), reason: reasonName(st.state, st.reason) });
+      return true;
+    }
     ctl.print(optBool(cmd, 'reason') ? `${stateName(st.state)} (${reasonName(st.state, st.reason)})\n` : `${stateName(st.state)}\n`);
     return true;
   }),
 };
 
-export const monitorCommands: Cmd[] = [dominfoCmd, domstateCmd, listCmd, ...deviceListCommands];
+export const monitorCommands: Cmd[] = [dominfoCmd, domstateCmd, listCmd, ...deviceListCommands].map((c) => withJson(c));

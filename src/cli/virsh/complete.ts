@@ -7,18 +7,24 @@
  */
 import type { CmdDef, CmdGroup } from '../vsh/command-def.js';
 import { optArgv } from '../vsh/options.js';
-import { parsePartial, type CommandLookup } from '../vsh/parse.js';
+import { parsePartial, type CommandLookup, type PartialCommand } from '../vsh/parse.js';
 import type { Ctl } from './ctl.js';
 
-type Completer = (ctl: Ctl, flags: number) => string[] | undefined;
+/** A completer: the option's completerFlags, and the line so far (virsh's completers read its options). */
+export type Completer = (ctl: Ctl, flags: number, partial: PartialCommand) => string[] | undefined;
 
-const COMPLETERS: Readonly<Record<string, Completer>> = {
+const COMPLETERS: Record<string, Completer> = {
   // virshDomainNameCompleter / virshDomainUUIDCompleter: listAllDomains with the option's flags
   domain: (ctl, flags) => domains(ctl, flags, (d) => d.name),
   'domain-uuid': (ctl, flags) => domains(ctl, flags, (d) => d.uuid),
   // virshDomainShutdownModeCompleter
   'shutdown-mode': () => ['acpi', 'agent', 'initctl', 'signal', 'paravirt'],
 };
+
+/** Completers of other command areas (storage pools, volumes, …), by the name their options give. */
+export function registerCompleter(name: string, fn: Completer): void {
+  COMPLETERS[name] = fn;
+}
 
 function domains(ctl: Ctl, flags: number, pick: (d: { name: string; uuid: string }) => string): string[] | undefined {
   const c = ctl.connected;
@@ -41,7 +47,7 @@ const commandNames = (groups: readonly CmdGroup<Ctl>[]): string[] =>
 
 /** vshReadlineOptionsGenerator: the options not given yet (argv options may repeat), aliases left out. */
 function optionNames(cmd: CmdDef, given: ReadonlySet<string>): string[] {
-  return cmd.opts.filter((o) => o.type !== 'alias' && !(given.has(o.name) && o.type !== 'argv')).map((o) => `--${o.name}`);
+  return cmd.opts.filter((o) => o.type !== 'alias' && !o.hidden && !(given.has(o.name) && o.type !== 'argv')).map((o) => `--${o.name}`);
 }
 
 /** The completions of `words` (the line so far, the last word being typed), as virsh prints them. */
@@ -55,7 +61,7 @@ export function completions(ctl: Ctl, words: readonly string[], groups: readonly
   const opt = partial.completing;
   if (!cmd) list = commandNames(groups);
   else if (!opt || opt.type === 'bool') list = optionNames(cmd, new Set(partial.opts.map((o) => o.def.name)));
-  else if (opt.completer) list = COMPLETERS[opt.completer]?.(ctl, opt.completerFlags ?? 0);
+  else if (opt.completer) list = COMPLETERS[opt.completer]?.(ctl, opt.completerFlags ?? 0, partial);
   if (!list) return undefined;
   // escaped for the shell as readline would (the word was not quoted), then filtered by prefix
   const matches = list.map((s) => s.replaceAll(' ', '\\ ')).filter((s) => s.startsWith(text));

@@ -221,16 +221,15 @@ async function shell(ctl: Ctl): Promise<number> {
   for (;;) {
     ctl.print(prompt);
     const next = await lines.next();
-    if (next.done) {
-      ctl.print('\n'); // line break after a lone prompt
-      break;
-    }
+    if (next.done) break;
     if (!process.stdin.isTTY) ctl.print(`${next.value}\n`); // readline echoes a line it did not read from a terminal
     if (next.value === '') continue;
     const r = parseString(next.value, commandLookup);
     if (reportParse(ctl, r)) ok = await runCommands(ctl, r.commands);
     if (!ctl.interactive) break;
   }
+  // virsh prints it whenever its loop ends (cmdstr is NULL after EOF and after quit alike)
+  ctl.print('\n');
   rl.close();
   void ok; // virsh's shell exits 0 whatever its commands did
   return 0;

@@ -28,6 +28,8 @@ export interface OptDef {
   readonly completer?: string;
   /** the completer's filter (virsh's completer_flags: VIR_CONNECT_LIST_* for domains) */
   readonly completerFlags?: number;
+  /** left out of help and completion: an mpvirsh addition (`--json`), so virsh's pages stay virsh's */
+  readonly hidden?: boolean;
 }
 
 /** What a command handler gets: its parsed options, and the shell's state. */

@@ -10,6 +10,7 @@ export function commandHelp(def: CmdDef): string {
   let out = `  NAME\n    ${def.name} - ${def.help}\n\n  SYNOPSIS\n    ${def.name}`;
   let shortopt = false; // a positional word works instead of `--opt arg`
   for (const o of def.opts) {
+    if (o.hidden) continue;
     let fmt: string;
     switch (o.type) {
       case 'bool': fmt = `[--${o.name}]`; break;
@@ -39,6 +40,7 @@ export function commandHelp(def: CmdDef): string {
   if (def.opts.length > 0) {
     out += '\n  OPTIONS\n';
     for (const o of def.opts) {
+      if (o.hidden) continue;
       let buf: string;
       switch (o.type) {
         case 'bool': buf = `--${o.name}`; break;
