@@ -282,7 +282,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   try {
     const activated = opts.activatedSockets;
     server = await startRpcServer({
-      driver, storage, secondary: hostSecondaryDrivers(secondaryUris(config)), socketPath: paths.socket, ...(paths.socketRo !== undefined && { socketRoPath: paths.socketRo }), log,
+      driver, storage, secondary: hostSecondaryDrivers(secondaryUris(config), undefined, [paths.socket, ...(paths.socketRo !== undefined ? [paths.socketRo] : []), ...extraSockets.map((x) => x.path)]), socketPath: paths.socket, ...(paths.socketRo !== undefined && { socketRoPath: paths.socketRo }), log,
       ...(activated && { socketFd: activated.rw, ...(activated.ro !== undefined && { socketRoFd: activated.ro }) }),
       ...(extraSockets.length > 0 && { extraSockets }),
     });

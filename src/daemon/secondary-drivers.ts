@@ -9,9 +9,13 @@
  * outside a daemon, as mpvirtd is to libvirt, picks the socket that exists (direct, else the
  * monolithic libvirtd's) and, when neither does, the legacy one. So that a host without libvirt
  * fails as virtqemud fails there ("Failed to connect socket to '/var/run/libvirt/virtnetworkd-sock'
- * …"), a default system URI asks for direct mode when no socket exists at all.
+ * …"), a default system URI asks for direct mode when no socket exists at all — and also when
+ * the only socket there is mpvirtd's own: in drop-in mode mpvirtd answers at libvirtd's legacy
+ * socket, and a network call forwarded there would be a blocking call into itself (virt-manager
+ * hung at its first network listing so).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { MpvirtError } from '../errors.js';
 import { connect } from '../libvirt/connection.js';
 import type { SecondaryDriverOpener, SecondaryKind } from '../rpc/procedures/index.js';
@@ -34,7 +38,7 @@ export function defaultSecondaryUri(kind: SecondaryKind, uid: number): string | 
  * the driver's own daemon nor libvirtd listens (libvirt's remoteGetUNIXSocket would fall back to
  * libvirtd's socket, virtqemud to the driver's).
  */
-export function secondaryUriFor(kind: SecondaryKind, readOnly: boolean, configured: SecondaryUris, uid: number, exists: (p: string) => boolean = existsSync): string | undefined {
+export function secondaryUriFor(kind: SecondaryKind, readOnly: boolean, configured: SecondaryUris, uid: number, exists: (p: string) => boolean = existsSync, own: readonly string[] = []): string | undefined {
   const set = configured[kind];
   if (set !== undefined) return set;
   const uri = defaultSecondaryUri(kind, uid);
@@ -42,14 +46,28 @@ export function secondaryUriFor(kind: SecondaryKind, readOnly: boolean, configur
   const suffix = readOnly ? '-sock-ro' : '-sock';
   const direct = `${SYSTEM_SOCKET_DIR}/${DAEMON[kind]}${suffix}`;
   const legacy = `${SYSTEM_SOCKET_DIR}/libvirt${suffix}`;
-  return exists(direct) || exists(legacy) ? uri : `${uri}?mode=direct`;
+  const ours = new Set(own.map(canonical));
+  const legacyElsewhere = exists(legacy) && !ours.has(canonical(legacy));
+  return exists(direct) || legacyElsewhere ? uri : `${uri}?mode=direct`;
 }
 
-/** The opener the RPC server uses: one binding connection per client and driver (read-only if the client is). */
-export function hostSecondaryDrivers(configured: SecondaryUris, uid = process.getuid?.() ?? 0): SecondaryDriverOpener {
+/** A socket path with its directory's symlinks resolved (/var/run is /run on Debian). */
+function canonical(p: string): string {
+  try {
+    return join(realpathSync(dirname(p)), basename(p));
+  } catch {
+    return p;
+  }
+}
+
+/**
+ * The opener the RPC server uses: one binding connection per client and driver (read-only if the
+ * client is); `ownSockets` are the daemon's own, never forwarded to.
+ */
+export function hostSecondaryDrivers(configured: SecondaryUris, uid = process.getuid?.() ?? 0, ownSockets: readonly string[] = []): SecondaryDriverOpener {
   return {
     open(kind, readOnly) {
-      const uri = secondaryUriFor(kind, readOnly, configured, uid);
+      const uri = secondaryUriFor(kind, readOnly, configured, uid, existsSync, ownSockets);
       // remoteOpenConn's answer when a hypervisor daemon has no URI for the driver
       if (uri === undefined) throw new MpvirtError('VIR_ERR_INTERNAL_ERROR', 'connection not open', { domain: 'RPC' });
       return connect(uri, { flags: readOnly ? VIR_CONNECT_RO : 0 });

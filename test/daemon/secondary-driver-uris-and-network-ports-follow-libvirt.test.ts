@@ -31,6 +31,14 @@ describe('the host URI of each secondary driver', () => {
     expect(secondaryUriFor('secret', true, {}, 0, only('/var/run/libvirt/virtsecretd-sock-ro'))).toBe('secret:///system');
   });
 
+  it('never forwards to mpvirtd\'s own socket: in drop-in mode libvirtd\'s legacy socket is ours', () => {
+    // virt-manager on drop-in qemu:///system hung at its first network listing: the call went to
+    // /run/libvirt/libvirt-sock, mpvirtd itself, blocking on its own answer
+    const legacy = (q: string): boolean => q === '/var/run/libvirt/libvirt-sock';
+    expect(secondaryUriFor('network', false, {}, 0, legacy, ['/run/libvirt/libvirt-sock', '/run/libvirt/virtqemud-sock'])).toBe('network:///system?mode=direct');
+    expect(secondaryUriFor('network', false, {}, 0, legacy, ['/run/libvirt/virtmpqemud-sock'])).toBe('network:///system');
+  });
+
   it('is the configured one, as written', () => {
     expect(secondaryUriFor('network', false, { network: 'network+ssh://h/system' }, 0, () => false)).toBe('network+ssh://h/system');
     expect(secondaryUriFor('nwfilter', false, { nwfilter: 'nwfilter:///system' }, 1000)).toBe('nwfilter:///system');
