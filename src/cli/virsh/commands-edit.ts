@@ -13,6 +13,7 @@ import { commonOpt, type CmdDef, type OptDef } from '../vsh/command-def.js';
 import { exclusive, optBool, optString, optStringQuiet, VshError } from '../vsh/options.js';
 import { attempt, type Ctl } from './ctl.js';
 import { LIST, readXmlFile, withDomain } from './commands-lifecycle.js';
+import { splitCommas } from './commands-shell.js';
 import { editLoop } from './edit-loop.js';
 import { childElements, domainDevices, parseXml } from './device-xml.js';
 
@@ -64,22 +65,6 @@ const UNDEFINE = { MANAGED_SAVE: 1, SNAPSHOTS_METADATA: 2, NVRAM: 4, KEEP_NVRAM:
 const SNAPSHOT_LIST_METADATA = 2;
 const VOL_DELETE_WITH_SNAPSHOTS = 2;
 
-/** vshStringToArray: comma separated, `,,` standing for a comma. */
-function commaList(s: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === ',' && s[i + 1] === ',') {
-      cur += ',';
-      i++;
-    } else if (s[i] === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += s[i];
-  }
-  out.push(cur);
-  return out;
-}
 
 /** A count libvirt may not support: NO_SUPPORT counts as 0, any other error is the command's. */
 function countOrZero(fn: () => number): number {
@@ -111,7 +96,7 @@ function volumesToRemove(ctl: Ctl, dom: Domain, volString: string | undefined): 
   if (xml === undefined) throw new VshError('Failed to get domain description xml');
   const doc = parseXml(xml);
   if (!doc) throw new VshError('Failed to parse domain description xml');
-  const wanted: Array<string | null> | undefined = volString === undefined ? undefined : commaList(volString);
+  const wanted: Array<string | null> | undefined = volString === undefined ? undefined : splitCommas(volString);
   const vols: DoomedVolume[] = [];
   const conn = ctl.connected!;
   for (const disk of domainDevices(doc, 'disk')) {
